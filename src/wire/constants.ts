@@ -1,0 +1,103 @@
+/**
+ * Protocol constants of libvirt's RPC layer, as defined in src/rpc/virnetprotocol.x,
+ * src/rpc/virkeepaliveprotocol.x, src/remote/remote_protocol.x and include/libvirt/virterror.h.
+ *
+ * @module
+ */
+
+/** Bytes in the length word that starts every frame. */
+export const LENGTH_BYTES = 4;
+/** Bytes in a frame before the payload: the length word plus the 6-word header. */
+export const HEADER_BYTES = 28;
+/** Byte offset of each header field within a frame (the length word is at 0). */
+export const OFFSET = {
+  program: 4,
+  version: 8,
+  procedure: 12,
+  type: 16,
+  serial: 20,
+  status: 24,
+} as const;
+
+/** libvirt's VIR_NET_MESSAGE_MAX: the largest payload plus header, length word excluded. */
+export const NET_MESSAGE_MAX = 33554432;
+/** The largest whole frame libvirt accepts, length word included. */
+export const MAX_FRAME_BYTES = NET_MESSAGE_MAX + LENGTH_BYTES;
+/** libvirt's VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the stream chunk size. */
+export const LEGACY_PAYLOAD_MAX = 262120;
+
+/** RPC program numbers. */
+export const Program = {
+  REMOTE: 0x20008086,
+  QEMU: 0x20008087,
+  LXC: 0x00068000,
+  KEEPALIVE: 0x6b656570,
+  ADMIN: 0x06900690,
+} as const;
+
+/** The protocol version every program uses. */
+export const PROGRAM_VERSION = 1;
+
+/** Message types (virNetMessageType). */
+export const MessageType = {
+  CALL: 0,
+  REPLY: 1,
+  MESSAGE: 2,
+  STREAM: 3,
+  CALL_WITH_FDS: 4,
+  REPLY_WITH_FDS: 5,
+  STREAM_HOLE: 6,
+} as const;
+
+/** Message status (virNetMessageStatus). */
+export const MessageStatus = {
+  OK: 0,
+  ERROR: 1,
+  CONTINUE: 2,
+} as const;
+
+/** Keepalive procedures (virkeepaliveprotocol.x). */
+export const KeepaliveProc = {
+  PING: 1,
+  PONG: 2,
+} as const;
+
+/** Remote procedures the proxy looks at by number (remote_protocol.x). */
+export const RemoteProc = {
+  CONNECT_OPEN: 1,
+  CONNECT_CLOSE: 2,
+  CONNECT_GET_LIB_VERSION: 157,
+  CONNECT_SUPPORTS_FEATURE: 60,
+  AUTH_LIST: 66,
+  CONNECT_REGISTER_CLOSE_CALLBACK: 360,
+  CONNECT_UNREGISTER_CLOSE_CALLBACK: 361,
+  CONNECT_SET_IDENTITY: 419,
+} as const;
+
+/** VIR_CONNECT_RO, the read-only flag of CONNECT_OPEN. */
+export const CONNECT_RO = 1;
+
+/** Error codes (virErrorNumber) used in the replies the proxy makes. */
+export const ErrorCode = {
+  NO_SUPPORT: 3,
+  OPERATION_DENIED: 29,
+  RPC: 39,
+  OPERATION_TIMEOUT: 68,
+} as const;
+
+/** Error domains (virErrorDomain) used in the replies the proxy makes. */
+export const ErrorDomain = {
+  RPC: 7,
+  REMOTE: 13,
+} as const;
+
+/** Error level VIR_ERR_ERROR. */
+export const ERROR_LEVEL_ERROR = 2;
+
+/** Human-readable name of a program number, or its hex form. */
+export function programName(program: number): string {
+  for (const [name, value] of Object.entries(Program)) {
+    if (value === program) return name;
+  }
+  return "0x" + (program >>> 0).toString(16).padStart(8, "0");
+}

@@ -1,0 +1,175 @@
+/**
+ * Finding frame boundaries in a byte stream. Bytes are read straight into one reused buffer and
+ * frames are handed out as views of it, never copied; the buffer grows only as a frame's bytes
+ * actually arrive and drops back to its small size when the peer goes quiet.
+ *
+ * @module
+ */
+
+import { HEADER_BYTES, LENGTH_BYTES } from "./constants.ts";
+import { readU32 } from "./header.ts";
+import {
+  answerableHeader,
+  checkHeader,
+  checkLength,
+  type FrameLimits,
+  FrameError,
+  resolveLimits,
+} from "./frame_check.ts";
+
+/** Options for {@linkcode FrameReader}. */
+export interface FrameReaderOptions extends FrameLimits {
+  /**
+   * The buffer's starting and resting size. Small, so that idle peers cost little.
+   *
+   * @default {2048}
+   */
+  initialBytes?: number;
+  /**
+   * The size up to which the buffer grows when reads keep filling it, for throughput.
+   *
+   * @default {262144}
+   */
+  burstBytes?: number;
+}
+
+/**
+ * Splits a byte stream into whole, checked frames.
+ *
+ * Usage: read into {@linkcode FrameReader.space}, report the count with
+ * {@linkcode FrameReader.commit}, then take frames with {@linkcode FrameReader.next} until it
+ * returns null. A returned view stays valid until the next call to `space()`; frames returned
+ * between two reads lie back to back in the buffer.
+ *
+ * @example Reading two frames from one chunk
+ * ```ts
+ * import { FrameReader } from "./frame_reader.ts";
+ * const reader = new FrameReader();
+ * const chunk = new Uint8Array(56);
+ * for (const at of [0, 28]) {
+ *   new DataView(chunk.buffer).setUint32(at, 28);
+ *   new DataView(chunk.buffer).setUint32(at + 4, 0x20008086);
+ *   new DataView(chunk.buffer).setUint32(at + 8, 1);
+ * }
+ * const space = reader.space();
+ * space.set(chunk);
+ * reader.commit(chunk.length);
+ * const frames = [reader.next(), reader.next(), reader.next()];
+ * if (frames[0]?.length !== 28 || frames[1]?.length !== 28 || frames[2] !== null) throw new Error();
+ * ```
+ */
+export class FrameReader {
+  #buf: Uint8Array;
+  /** Start of the bytes not yet handed out. */
+  #start = 0;
+  /** End of the bytes read. */
+  #end = 0;
+  /** Length of the frame at #start once its length word and header have passed the checks. */
+  #checkedLength = 0;
+  /** Size of the last read, to tell a busy peer from a quiet one. */
+  #lastRead = 0;
+  readonly #initialBytes: number;
+  readonly #burstBytes: number;
+  readonly #limits: Required<FrameLimits>;
+
+  /** Makes a reader with an empty buffer of `initialBytes`. */
+  constructor(options: FrameReaderOptions = {}) {
+    this.#limits = resolveLimits(options);
+    this.#initialBytes = Math.max(options.initialBytes ?? 2048, HEADER_BYTES);
+    this.#burstBytes = Math.max(options.burstBytes ?? 262144, this.#initialBytes);
+    this.#buf = new Uint8Array(this.#initialBytes);
+  }
+
+  /** Bytes held that belong to a frame not yet complete. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The buffer's current size, for tests and memory accounting. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * A view of free space to read into. Views from {@linkcode next} are invalid afterwards: the
+   * leftover partial frame may move to the front, or into a larger or smaller buffer.
+   */
+  space(): Uint8Array {
+    const held = this.#end - this.#start;
+    const needed = this.#checkedLength > 0 ? this.#checkedLength : HEADER_BYTES;
+    let size = this.#buf.length;
+    const filled = this.#lastRead > 0 && this.#end === size;
+    if (filled) {
+      // The last read took every free byte: the peer is sending fast.
+      if (size < this.#burstBytes) size = Math.min(size * 2, this.#burstBytes);
+    } else if (held === 0 && this.#lastRead < size >> 2 && size > this.#initialBytes) {
+      size = this.#initialBytes; // quiet again: give the large buffer back
+    }
+    if (held > 0 && needed > size) {
+      // Grow with the bytes that actually arrived, never straight to a claimed length.
+      size = Math.min(needed, Math.max(size * 2, held * 2));
+    }
+    if (size !== this.#buf.length) {
+      const next = new Uint8Array(size);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+      this.#end = held;
+      this.#start = 0;
+    } else if (held === 0) {
+      this.#start = this.#end = 0;
+    } else if (this.#start > 0 && this.#buf.length - this.#end < needed - held) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end = held;
+      this.#start = 0;
+    }
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Records that `n` bytes were read into the view {@linkcode space} returned. */
+  commit(n: number): void {
+    this.#end += n;
+    this.#lastRead = n;
+  }
+
+  /**
+   * The next whole frame as a view of the buffer, or null when more bytes are needed.
+   *
+   * @throws {FrameError} when the frame at hand fails a check; its header is attached when the
+   * sender can be answered. The reader must not be used afterwards.
+   */
+  next(): Uint8Array | null {
+    const held = this.#end - this.#start;
+    if (this.#checkedLength === 0) {
+      if (held < LENGTH_BYTES) return null;
+      const length = readU32(this.#buf, this.#start);
+      const lengthProblem = checkLength(length, this.#limits.maxFrameBytes);
+      if (lengthProblem !== undefined) {
+        throw new FrameError(
+          lengthProblem,
+          length,
+          answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
+        );
+      }
+      if (held < HEADER_BYTES) return null;
+      const headerProblem = checkHeader(
+        this.#buf,
+        this.#start,
+        this.#limits.programs,
+        this.#limits.direction,
+      );
+      if (headerProblem !== undefined) {
+        throw new FrameError(
+          headerProblem,
+          length,
+          answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
+        );
+      }
+      this.#checkedLength = length;
+    }
+    if (held < this.#checkedLength) return null;
+    const frame = this.#buf.subarray(this.#start, this.#start + this.#checkedLength);
+    this.#start += this.#checkedLength;
+    this.#checkedLength = 0;
+    return frame;
+  }
+}
