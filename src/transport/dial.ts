@@ -67,7 +67,7 @@ export async function withDeadline<T>(
   connect: () => Promise<T>,
   cleanup: (value: T) => void = () => {},
 ): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
   const attempt = connect();
   const deadline = new Promise<never>((_, reject) => {

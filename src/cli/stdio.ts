@@ -1,0 +1,71 @@
+/**
+ * `virtmux stdio`, and the bare invocation libvirt's ext transport makes: one client on
+ * stdin/stdout, relayed to one upstream.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/schema.ts";
+import { rootLogger } from "../log/logger.ts";
+import { DedicatedSession } from "../proxy/dedicated_session.ts";
+import { dial } from "../transport/dial.ts";
+import { stdioChannel } from "../transport/stdio.ts";
+import { MAX_FRAME_BYTES } from "../wire/constants.ts";
+import { type LibvirtUri, parseUri } from "../uri/uri.ts";
+
+/** Options for {@linkcode stdio}. */
+export interface StdioOptions {
+  /** The loaded config, if there is one. */
+  config?: Config;
+  /** An explicit upstream URI. */
+  uri?: string;
+}
+
+/** Serves stdin/stdout until either side closes; resolves to the exit status. */
+export async function stdio(options: StdioOptions): Promise<number> {
+  const config = options.config;
+  rootLogger.configure(config?.log.level ?? "warning", config?.log.format ?? "text");
+  let name: string;
+  let uri: LibvirtUri;
+  if (options.uri !== undefined) {
+    name = "stdio";
+    uri = parseUri(options.uri);
+  } else {
+    if (config === undefined) {
+      throw new Error(
+        `No upstream: give a URI ("virtmux stdio qemu+tls://host/system") or a config file ` +
+          `(--config, $VIRTMUX_CONFIG or /etc/virtmux/virtmux.toml)`,
+      );
+    }
+    const wanted = Deno.env.get("VIRTMUX_UPSTREAM");
+    const upstream = wanted === undefined
+      ? config.upstreams[0]
+      : config.upstreams.find((u) => u.name === wanted);
+    if (upstream === undefined) {
+      throw new Error(
+        wanted === undefined
+          ? `Config "${config.file}" defines no [[upstream]]`
+          : `Config "${config.file}" has no upstream named "${wanted}" ($VIRTMUX_UPSTREAM)`,
+      );
+    }
+    name = upstream.name;
+    uri = upstream.uri;
+  }
+  const log = rootLogger.child({ client: "stdio", upstream: name });
+  const session = new DedicatedSession(
+    stdioChannel(),
+    dial(uri, {
+      name,
+      timeoutMs: config?.limits.connectTimeoutMs,
+      logger: log,
+    }),
+    {
+      logger: log,
+      upstreamLabel: `"${name}" (${uri.text})`,
+      maxFrameBytes: config?.limits.maxMessageBytes ?? MAX_FRAME_BYTES,
+      maxInflight: config?.limits.maxInflightPerClient ?? 32,
+    },
+  );
+  await session.run();
+  return 0;
+}

@@ -1,0 +1,443 @@
+/**
+ * A client with its own upstream connection (`share = false`, and stdio mode): frames pass through
+ * unchanged both ways after their headers are checked. The proxy keeps only the serials of
+ * outstanding calls, so that each can be answered with a libvirt error if the upstream goes away.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import type { Channel } from "../transport/channel.ts";
+import {
+  CONNECT_RO,
+  ErrorCode,
+  ErrorDomain,
+  MessageType,
+  Program,
+  RemoteProc,
+} from "../wire/constants.ts";
+import { encodeErrorReply } from "../wire/error_reply.ts";
+import { DEFAULT_PROGRAMS, FrameError } from "../wire/frame_check.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import {
+  frameProcedure,
+  frameProgram,
+  frameSerial,
+  frameType,
+  type Header,
+  readHeader,
+  readU32,
+  writeU32,
+} from "../wire/header.ts";
+import { InflightCalls } from "./inflight.ts";
+import { OrderedWriter } from "./ordered_writer.ts";
+
+/** Options for {@linkcode DedicatedSession}. */
+export interface DedicatedSessionOptions {
+  /** Logger carrying the session's context (listener, client, upstream). */
+  logger: Logger;
+  /** The upstream's name and URI, as error messages show them: `"hv1" (qemu+tls://...)`. */
+  upstreamLabel: string;
+  /** Largest frame accepted in either direction, length word included. */
+  maxFrameBytes: number;
+  /** Outstanding calls at which the proxy stops reading the client. */
+  maxInflight: number;
+  /** Set VIR_CONNECT_RO in the client's CONNECT_OPEN flags. */
+  readonly?: boolean;
+  /** Programs the client may use. */
+  programs?: ReadonlySet<number>;
+  /**
+   * How long to wait for the upstream to finish after the client has closed its side, in ms.
+   *
+   * @default {5000}
+   */
+  lingerMs?: number;
+}
+
+/** Reports whether a CALL is answered by the proxy instead of forwarded, and with what. */
+type Refusal = { message: string; code: number } | undefined;
+
+/**
+ * Relays one client over one upstream connection.
+ *
+ * {@linkcode run} resolves once both connections are closed; it never rejects. Errors are logged
+ * with the session's context and, where the client can be told, answered with a libvirt error.
+ */
+export class DedicatedSession {
+  readonly #client: Channel;
+  readonly #clientWriter: OrderedWriter;
+  readonly #upstream: Promise<Channel>;
+  readonly #options: DedicatedSessionOptions;
+  readonly #log: Logger;
+  readonly #inflight: InflightCalls;
+  #upstreamChannel: Channel | undefined;
+  #closed = false;
+  #draining = false;
+  #closeReason = "";
+  #done: () => void = () => {};
+  readonly #finished: Promise<void>;
+
+  /** Makes a session for `client` over the upstream connection `upstream` will resolve to. */
+  constructor(client: Channel, upstream: Promise<Channel>, options: DedicatedSessionOptions) {
+    this.#client = client;
+    this.#clientWriter = new OrderedWriter(client);
+    this.#upstream = upstream;
+    this.#options = options;
+    this.#log = options.logger;
+    this.#inflight = new InflightCalls(options.maxInflight);
+    this.#finished = new Promise((resolve) => this.#done = resolve);
+  }
+
+  /** True once the session has closed both connections. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls sent upstream and not yet answered. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Relays until either side ends; resolves when both connections are closed. */
+  async run(): Promise<void> {
+    let upstream: Channel;
+    try {
+      upstream = await this.#upstream;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#log.warning("Upstream connection failed", { error: message });
+      await refuseClient(this.#client, message, { logger: this.#log });
+      this.#closed = true;
+      this.#done();
+      return;
+    }
+    this.#upstreamChannel = upstream;
+    if (this.#closed) {
+      upstream.close();
+      return;
+    }
+    this.#log.debug("Upstream connected");
+    await Promise.all([this.#pumpClient(upstream), this.#pumpUpstream(upstream)]);
+    this.close("finished");
+    await this.#finished;
+  }
+
+  /**
+   * Stops forwarding new calls (they get an error saying the proxy is shutting down) and closes
+   * the session once the outstanding ones are answered.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (this.#inflight.size === 0) this.close("shutting down");
+  }
+
+  /** Closes both connections at once; pending calls get no reply. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#inflight.takeAll();
+    try {
+      this.#client.close();
+    } catch { /* already closed */ }
+    try {
+      this.#upstreamChannel?.close();
+    } catch { /* already closed */ }
+    this.#log.debug("Session closed", { reason });
+    this.#done();
+  }
+
+  /** Resolves when the session has closed. */
+  finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /** Client → upstream: check each frame, note calls, forward runs of frames in one write. */
+  async #pumpClient(upstream: Channel): Promise<void> {
+    const reader = new FrameReader({
+      maxFrameBytes: this.#options.maxFrameBytes,
+      programs: this.#options.programs ?? DEFAULT_PROGRAMS,
+      direction: "fromClient",
+    });
+    const inflight = this.#inflight;
+    try {
+      while (!this.#closed) {
+        const paused = inflight.belowLimit();
+        if (paused !== undefined) await paused;
+        if (this.#closed) break;
+        const space = reader.space();
+        const n = await this.#client.read(space);
+        if (n === null) {
+          if (reader.buffered > 0) {
+            this.#log.warning("Client closed the connection in the middle of a frame", {
+              bytes: reader.buffered,
+            });
+          } else {
+            this.#log.debug("Client closed the connection");
+          }
+          await this.#endUpstreamWrite(upstream);
+          return;
+        }
+        reader.commit(n);
+        // Frames returned between two reads lie back to back: forward each run in one write.
+        let runStart = -1;
+        let runEnd = -1;
+        let frame: Uint8Array | null;
+        try {
+          while ((frame = reader.next()) !== null) {
+            const refusal = this.#inspectCall(frame);
+            if (refusal === undefined) {
+              if (runStart < 0) runStart = frame.byteOffset;
+              runEnd = frame.byteOffset + frame.length;
+              continue;
+            }
+            if (runStart >= 0) {
+              await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+              runStart = -1;
+            }
+            await this.#answer(readHeader(frame), refusal.message, refusal.code);
+          }
+        } catch (error) {
+          if (!(error instanceof FrameError)) throw error;
+          if (runStart >= 0) await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+          await this.#rejectFrame(error);
+          return;
+        }
+        if (runStart >= 0) await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+        if (this.#draining && inflight.size === 0) {
+          this.close("shutting down");
+          return;
+        }
+      }
+    } catch (error) {
+      this.#failed("client", error);
+    }
+  }
+
+  /** Upstream → client: check each frame, clear answered calls, forward everything. */
+  async #pumpUpstream(upstream: Channel): Promise<void> {
+    const reader = new FrameReader({
+      maxFrameBytes: this.#options.maxFrameBytes,
+      programs: ALL_PROGRAMS,
+      direction: "fromServer",
+    });
+    const inflight = this.#inflight;
+    try {
+      while (!this.#closed) {
+        const space = reader.space();
+        const n = await upstream.read(space);
+        if (n === null) {
+          await this.#upstreamLost("closed the connection");
+          return;
+        }
+        reader.commit(n);
+        let runStart = -1;
+        let runEnd = -1;
+        let frame: Uint8Array | null;
+        try {
+          while ((frame = reader.next()) !== null) {
+            const type = frameType(frame);
+            if (type === MessageType.REPLY || type === MessageType.REPLY_WITH_FDS) {
+              inflight.delete(frameSerial(frame));
+            }
+            if (runStart < 0) runStart = frame.byteOffset;
+            runEnd = frame.byteOffset + frame.length;
+          }
+        } catch (error) {
+          if (!(error instanceof FrameError)) throw error;
+          if (runStart >= 0) await this.#clientWriter.write(viewOf(space, runStart, runEnd));
+          this.#log.error("Upstream sent an invalid frame", {
+            error: error.message,
+            length: error.length,
+          });
+          await this.#upstreamLost(`sent an invalid frame: ${error.message}`);
+          return;
+        }
+        if (runStart >= 0) await this.#clientWriter.write(viewOf(space, runStart, runEnd));
+        if (this.#draining && inflight.size === 0) {
+          this.close("shutting down");
+          return;
+        }
+      }
+    } catch (error) {
+      this.#failed("upstream", error);
+    }
+  }
+
+  /**
+   * Looks at a client frame's header: records calls, patches the read-only flag into
+   * CONNECT_OPEN, and says whether the proxy must answer it itself.
+   */
+  #inspectCall(frame: Uint8Array): Refusal {
+    const type = frameType(frame);
+    if (type === MessageType.CALL) {
+      if (this.#draining) {
+        return { message: "virtmux is shutting down", code: ErrorCode.RPC };
+      }
+      const program = frameProgram(frame);
+      const procedure = frameProcedure(frame);
+      if (
+        this.#options.readonly && program === Program.REMOTE &&
+        procedure === RemoteProc.CONNECT_OPEN && frame.length >= 32
+      ) {
+        // remote_connect_open_args ends with `unsigned int flags`.
+        const at = frame.length - 4;
+        writeU32(frame, at, readU32(frame, at) | CONNECT_RO);
+      }
+      this.#inflight.add(program, procedure, frameSerial(frame));
+      return undefined;
+    }
+    if (type === MessageType.CALL_WITH_FDS) {
+      return {
+        message: "Passing file descriptors is not supported through virtmux",
+        code: ErrorCode.NO_SUPPORT,
+      };
+    }
+    return undefined;
+  }
+
+  /** Sends the client an error reply to the call `header`. */
+  async #answer(header: Header, message: string, code: number): Promise<void> {
+    await this.#clientWriter.write(
+      encodeErrorReply(header, message, { code, domain: ErrorDomain.RPC }),
+    );
+  }
+
+  /** A client sent a frame that failed a check: answer it if possible, log, close. */
+  async #rejectFrame(error: FrameError): Promise<void> {
+    this.#log.warning("Closing client after an invalid frame", {
+      error: error.message,
+      length: error.length,
+      limit: this.#options.maxFrameBytes,
+    });
+    if (error.header !== undefined) {
+      try {
+        await this.#answer(
+          error.header,
+          `virtmux refused a frame: ${error.message}`,
+          ErrorCode.RPC,
+        );
+      } catch { /* the client is gone already */ }
+    }
+    this.close(`invalid frame: ${error.message}`);
+  }
+
+  /** The upstream went away: answer every outstanding call, then close the session. */
+  async #upstreamLost(cause: string): Promise<void> {
+    if (this.#closed) return;
+    const calls = this.#inflight.takeAll();
+    const message = `Upstream ${this.#options.upstreamLabel} ${cause}`;
+    if (calls.length > 0) {
+      this.#log.warning("Upstream lost with calls outstanding", { cause, calls: calls.length });
+    } else {
+      this.#log.info("Upstream closed", { cause });
+    }
+    try {
+      for (const header of calls) await this.#answer(header, message, ErrorCode.RPC);
+    } catch { /* the client is gone too */ }
+    this.close(`upstream ${cause}`);
+  }
+
+  /** Client EOF: pass the half-close on, then give the upstream a moment to finish. */
+  async #endUpstreamWrite(upstream: Channel): Promise<void> {
+    try {
+      await upstream.closeWrite();
+    } catch { /* already closed */ }
+    const linger = setTimeout(
+      () => this.close("client closed; upstream did not finish"),
+      this.#options.lingerMs ?? 5000,
+    );
+    await this.#finished;
+    clearTimeout(linger);
+  }
+
+  /** A read or write failed: log it unless the session was closing anyway, then close. */
+  #failed(side: "client" | "upstream", error: unknown): void {
+    if (this.#closed) return;
+    const message = error instanceof Error ? error.message : String(error);
+    if (side === "upstream") {
+      void this.#upstreamLost(`failed: ${message}`);
+      return;
+    }
+    this.#log.info("Client connection failed", { error: message });
+    this.close(`client failed: ${message}`);
+  }
+
+  /** Why the session closed, for logs and tests. */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+}
+
+/** Every program, for frames from a daemon (which only answers what a client asked for). */
+const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
+
+/** The bytes from `start` to `end` of the buffer behind `space` (frames are views of it). */
+function viewOf(space: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(space.buffer, start, end - start);
+}
+
+/** Writes `data` from offset `written` to its end. */
+async function writeRest(channel: Channel, data: Uint8Array, written: number): Promise<void> {
+  while (written < data.length) written += await channel.write(data.subarray(written));
+}
+
+/** Options for {@linkcode refuseClient}. */
+export interface RefuseClientOptions {
+  /** Where to log. */
+  logger: Logger;
+  /**
+   * The error code in the replies.
+   *
+   * @default {39} (VIR_ERR_RPC)
+   */
+  code?: number;
+  /**
+   * How long to wait for the client's first call, in ms.
+   *
+   * @default {5000}
+   */
+  waitMs?: number;
+}
+
+/**
+ * Answers every call in the client's first read with an error saying `message`, then closes it:
+ * how a client learns that its upstream is unreachable or the proxy is full, instead of hanging.
+ */
+export async function refuseClient(
+  client: Channel,
+  message: string,
+  options: RefuseClientOptions,
+): Promise<void> {
+  const reader = new FrameReader({ initialBytes: 4096, programs: ALL_PROGRAMS });
+  const timer = setTimeout(() => {
+    try {
+      client.close();
+    } catch { /* closed */ }
+  }, options.waitMs ?? 5000);
+  try {
+    const n = await client.read(reader.space());
+    if (n !== null) {
+      reader.commit(n);
+      let frame: Uint8Array | null;
+      while ((frame = reader.next()) !== null) {
+        const type = frameType(frame);
+        if (type !== MessageType.CALL && type !== MessageType.CALL_WITH_FDS) continue;
+        const reply = encodeErrorReply(readHeader(frame), message, {
+          code: options.code ?? ErrorCode.RPC,
+          domain: ErrorDomain.REMOTE,
+        });
+        await writeRest(client, reply, 0);
+      }
+    }
+  } catch (error) {
+    options.logger.debug("Refused client did not take the error", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  } finally {
+    clearTimeout(timer);
+    try {
+      client.close();
+    } catch { /* closed */ }
+  }
+}

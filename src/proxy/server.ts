@@ -1,0 +1,197 @@
+/**
+ * `virtmux serve`: listeners on unix sockets, a session per accepted client, and an orderly
+ * shutdown that stops accepting, lets outstanding calls finish, and removes the socket files.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import type { Channel } from "../transport/channel.ts";
+import { dial } from "../transport/dial.ts";
+import type { LibvirtUri } from "../uri/uri.ts";
+import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
+import { listenUnix, type UnixSocketListener } from "./unix_listener.ts";
+
+/** An upstream daemon as the server needs it. */
+export interface UpstreamSpec {
+  /** The upstream's name from the config. */
+  name: string;
+  /** Where it is. */
+  uri: LibvirtUri;
+  /** Time allowed to connect, in ms. */
+  connectTimeoutMs: number;
+}
+
+/** A listening socket as the server needs it. */
+export interface ListenerSpec {
+  /** Socket path. */
+  socket: string;
+  /** Permission bits. */
+  mode: number;
+  /** Owning group, by name or id. */
+  group?: string;
+  /** Every open through this socket is read-only. */
+  readonly: boolean;
+  /** The upstream its clients reach. */
+  upstream: UpstreamSpec;
+  /** Largest frame, length word included (the stricter of global, listener and upstream). */
+  maxFrameBytes: number;
+  /** Outstanding calls per client before the proxy stops reading it. */
+  maxInflightPerClient: number;
+  /** Most clients at once on this socket. */
+  maxClients: number;
+}
+
+/** Options for {@linkcode Server}. */
+export interface ServerOptions {
+  /** The sockets to serve. */
+  listeners: ListenerSpec[];
+  /** Most clients at once over all sockets. */
+  maxClients: number;
+  /** Root logger. */
+  logger: Logger;
+  /** How long shutdown waits for outstanding calls, in ms. */
+  shutdownGraceMs: number;
+  /** Dials an upstream; replaceable in tests. Defaults to {@linkcode dial}. */
+  dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
+}
+
+/** A running proxy: call {@linkcode Server.start}, later {@linkcode Server.shutdown}. */
+export class Server {
+  readonly #options: ServerOptions;
+  readonly #log: Logger;
+  readonly #sockets: UnixSocketListener[] = [];
+  readonly #sessions = new Set<DedicatedSession>();
+  readonly #accepting: Promise<void>[] = [];
+  #nextClientId = 1;
+  #stopping = false;
+
+  /** Prepares a server; nothing is opened until {@linkcode start}. */
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+  }
+
+  /** Clients connected now. */
+  get clientCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Opens every listener. If one cannot be opened, the ones already open are closed again and
+   * the error names the socket.
+   */
+  async start(): Promise<void> {
+    for (const spec of this.#options.listeners) {
+      let socket: UnixSocketListener;
+      try {
+        socket = await listenUnix(spec.socket, {
+          mode: spec.mode,
+          group: spec.group,
+          logger: this.#log,
+        });
+      } catch (error) {
+        this.#closeListeners();
+        throw error;
+      }
+      this.#sockets.push(socket);
+      this.#log.info("Listening", {
+        socket: spec.socket,
+        upstream: spec.upstream.name,
+        uri: spec.upstream.uri.text,
+        readonly: spec.readonly,
+      });
+      this.#accepting.push(this.#acceptLoop(socket, spec));
+    }
+  }
+
+  /**
+   * Stops accepting, removes the socket files, lets outstanding calls finish for the grace
+   * period, then closes whatever is left.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#closeListeners();
+    await Promise.allSettled(this.#accepting);
+    const sessions = [...this.#sessions];
+    this.#log.info("Shutting down", { clients: sessions.length });
+    for (const session of sessions) session.drain();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#options.shutdownGraceMs);
+    });
+    await Promise.race([Promise.all(sessions.map((s) => s.finished())), grace]);
+    clearTimeout(timer);
+    for (const session of this.#sessions) session.close("shutdown grace period over");
+  }
+
+  #closeListeners(): void {
+    for (const socket of this.#sockets) {
+      try {
+        socket.listener.close();
+      } catch { /* closed */ }
+      socket.remove();
+    }
+    this.#sockets.length = 0;
+  }
+
+  async #acceptLoop(socket: UnixSocketListener, spec: ListenerSpec): Promise<void> {
+    let open = 0;
+    try {
+      for await (const conn of socket.listener) {
+        const id = this.#nextClientId++;
+        const log = this.#log.child({
+          listener: spec.socket,
+          client: id,
+          upstream: spec.upstream.name,
+        });
+        const full = this.#sessions.size >= this.#options.maxClients
+          ? this.#options.maxClients
+          : open >= spec.maxClients
+          ? spec.maxClients
+          : 0;
+        if (full > 0) {
+          log.warning("Client refused: too many clients", { limit: full });
+          void refuseClient(
+            conn,
+            `virtmux has reached its limit of ${full} clients on "${spec.socket}"`,
+            { logger: log },
+          );
+          continue;
+        }
+        log.info("Client connected");
+        const session = new DedicatedSession(conn, this.#dial(spec), {
+          logger: log,
+          upstreamLabel: `"${spec.upstream.name}" (${spec.upstream.uri.text})`,
+          maxFrameBytes: spec.maxFrameBytes,
+          maxInflight: spec.maxInflightPerClient,
+          readonly: spec.readonly,
+        });
+        this.#sessions.add(session);
+        open++;
+        session.run().catch((error) => {
+          log.error("Session failed", { error: String(error) });
+        }).finally(() => {
+          this.#sessions.delete(session);
+          open--;
+          log.info("Client disconnected", { reason: session.closeReason });
+        });
+      }
+    } catch (error) {
+      if (!this.#stopping) {
+        this.#log.error("Listener failed", { socket: spec.socket, error: String(error) });
+      }
+    }
+  }
+
+  #dial(spec: ListenerSpec): Promise<Channel> {
+    if (this.#options.dialUpstream) return this.#options.dialUpstream(spec.upstream, spec.readonly);
+    return dial(spec.upstream.uri, {
+      name: spec.upstream.name,
+      timeoutMs: spec.upstream.connectTimeoutMs,
+      readonly: spec.readonly,
+      logger: this.#log.child({ upstream: spec.upstream.name }),
+    });
+  }
+}
