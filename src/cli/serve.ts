@@ -13,13 +13,6 @@ import { listenerSpecs } from "./specs.ts";
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
   rootLogger.configure(config.log.level, config.log.format);
-  const shared = config.upstreams.filter((u) => u.share).map((u) => u.name);
-  if (shared.length > 0) {
-    rootLogger.warning(
-      "Shared pools are not built yet: these upstreams give each client its own connection",
-      { upstreams: shared.join(",") },
-    );
-  }
   const server = new Server({
     listeners: listenerSpecs(config),
     maxClients: config.limits.maxClients,

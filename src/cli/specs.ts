@@ -13,6 +13,12 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
     name: upstream.name,
     uri: upstream.uri,
     connectTimeoutMs: config.limits.connectTimeoutMs,
+    share: upstream.share,
+    poolMax: upstream.poolMax,
+    maxInflightPerConnection: upstream.maxInflightPerConnection,
+    idleMs: upstream.idleTimeoutMs,
+    keepaliveIntervalMs: upstream.keepaliveIntervalMs,
+    keepaliveCount: upstream.keepaliveCount,
   };
 }
 

@@ -10,6 +10,8 @@ import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
+import { Pool } from "./pool.ts";
+import { SharedSession } from "./shared_session.ts";
 import { listenUnix, type UnixSocketListener } from "./unix_listener.ts";
 
 /** An upstream daemon as the server needs it. */
@@ -20,6 +22,18 @@ export interface UpstreamSpec {
   uri: LibvirtUri;
   /** Time allowed to connect, in ms. */
   connectTimeoutMs: number;
+  /** Clients share a pool of connections instead of one each. */
+  share: boolean;
+  /** Shared pool: most connections. */
+  poolMax: number;
+  /** Shared pool: most outstanding calls per connection. */
+  maxInflightPerConnection: number;
+  /** Shared pool: close a connection with nothing on it after this many ms. */
+  idleMs: number;
+  /** Shared pool: ping a quiet connection after this many ms. */
+  keepaliveIntervalMs: number;
+  /** Shared pool: unanswered pings before a connection is dropped. */
+  keepaliveCount: number;
 }
 
 /** A listening socket as the server needs it. */
@@ -56,12 +70,22 @@ export interface ServerOptions {
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
 }
 
+/** What the server needs of a client session, dedicated or shared. */
+interface Session {
+  run(): Promise<void>;
+  drain(): void;
+  close(reason: string): void;
+  finished(): Promise<void>;
+  readonly closeReason: string;
+}
+
 /** A running proxy: call {@linkcode Server.start}, later {@linkcode Server.shutdown}. */
 export class Server {
   readonly #options: ServerOptions;
   readonly #log: Logger;
   readonly #sockets: UnixSocketListener[] = [];
-  readonly #sessions = new Set<DedicatedSession>();
+  readonly #sessions = new Set<Session>();
+  readonly #pools = new Map<string, Pool>();
   readonly #accepting: Promise<void>[] = [];
   #nextClientId = 1;
   #stopping = false;
@@ -124,6 +148,7 @@ export class Server {
     await Promise.race([Promise.all(sessions.map((s) => s.finished())), grace]);
     clearTimeout(timer);
     for (const session of this.#sessions) session.close("shutdown grace period over");
+    for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
   }
 
   #closeListeners(): void {
@@ -161,13 +186,22 @@ export class Server {
           continue;
         }
         log.info("Client connected");
-        const session = new DedicatedSession(conn, this.#dial(spec), {
-          logger: log,
-          upstreamLabel: `"${spec.upstream.name}" (${spec.upstream.uri.text})`,
-          maxFrameBytes: spec.maxFrameBytes,
-          maxInflight: spec.maxInflightPerClient,
-          readonly: spec.readonly,
-        });
+        const session: Session = spec.upstream.share
+          ? new SharedSession(conn, {
+            id,
+            logger: log,
+            maxFrameBytes: spec.maxFrameBytes,
+            maxInflight: spec.maxInflightPerClient,
+            readonly: spec.readonly,
+            poolFor: (name, flags) => this.#pool(spec, name, flags),
+          })
+          : new DedicatedSession(conn, this.#dial(spec, spec.readonly), {
+            logger: log,
+            upstreamLabel: label(spec.upstream),
+            maxFrameBytes: spec.maxFrameBytes,
+            maxInflight: spec.maxInflightPerClient,
+            readonly: spec.readonly,
+          });
         this.#sessions.add(session);
         open++;
         session.run().catch((error) => {
@@ -185,13 +219,42 @@ export class Server {
     }
   }
 
-  #dial(spec: ListenerSpec): Promise<Channel> {
-    if (this.#options.dialUpstream) return this.#options.dialUpstream(spec.upstream, spec.readonly);
+  #dial(spec: ListenerSpec, readonly: boolean): Promise<Channel> {
+    if (this.#options.dialUpstream) return this.#options.dialUpstream(spec.upstream, readonly);
     return dial(spec.upstream.uri, {
       name: spec.upstream.name,
       timeoutMs: spec.upstream.connectTimeoutMs,
-      readonly: spec.readonly,
+      readonly,
       logger: this.#log.child({ upstream: spec.upstream.name }),
     });
   }
+
+  /** The pool for an open of `name` with `flags` through `spec`'s upstream, made on first use. */
+  #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
+    const upstream = spec.upstream;
+    const key = `${upstream.name}\0${name ?? ""}\0${flags}\0${spec.maxFrameBytes}`;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      pool = new Pool({
+        label: label(upstream),
+        openName: name,
+        openFlags: flags,
+        poolMax: upstream.poolMax,
+        maxInflightPerConnection: upstream.maxInflightPerConnection,
+        maxFrameBytes: spec.maxFrameBytes,
+        idleMs: upstream.idleMs,
+        keepaliveIntervalMs: upstream.keepaliveIntervalMs,
+        keepaliveCount: upstream.keepaliveCount,
+        connectTimeoutMs: upstream.connectTimeoutMs,
+        dial: () => this.#dial(spec, (flags & 1) === 1),
+        logger: this.#log.child({ upstream: upstream.name, pool: name ?? "(default)" }),
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+}
+
+function label(upstream: UpstreamSpec): string {
+  return `"${upstream.name}" (${upstream.uri.text})`;
 }

@@ -1,0 +1,314 @@
+/**
+ * A client of a shared pool (`share = true`). The proxy holds the connection-level handshake
+ * itself — AUTH_LIST, the keepalive and FD-passing feature probes, CONNECT_OPEN and CONNECT_CLOSE,
+ * the close callback — and answers it from the pool; every other call goes through the pool with
+ * only its serial rewritten. DESIGN.md §4 has the table this follows.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import type { Channel } from "../transport/channel.ts";
+import {
+  CONNECT_RO,
+  ErrorCode,
+  ErrorDomain,
+  KeepaliveProc,
+  MessageType,
+  Program,
+  RemoteProc,
+} from "../wire/constants.ts";
+import { encodeErrorReply } from "../wire/error_reply.ts";
+import { DEFAULT_PROGRAMS, FrameError } from "../wire/frame_check.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import { frameProcedure, frameProgram, frameType, readHeader } from "../wire/header.ts";
+import {
+  decodeOpenArgs,
+  encodeOkReply,
+  encodeWords,
+  PONG_FRAME,
+  readFirstInt,
+} from "../wire/message.ts";
+import { OrderedWriter } from "./ordered_writer.ts";
+import type { Pool, PoolClient } from "./pool.ts";
+import { UpstreamError } from "./upstream_connection.ts";
+
+/** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
+const FEATURE_KEEPALIVE = 10;
+/** VIR_DRV_FEATURE_FD_PASSING. */
+const FEATURE_FD_PASSING = 8;
+
+/** Options for {@linkcode SharedSession}. */
+export interface SharedSessionOptions {
+  /** Id for logs. */
+  id: number | string;
+  /** Logger carrying the session's context. */
+  logger: Logger;
+  /** Largest frame accepted from the client. */
+  maxFrameBytes: number;
+  /** Outstanding calls at which the proxy stops reading the client. */
+  maxInflight: number;
+  /** Every open is read-only. */
+  readonly: boolean;
+  /** Programs the client may use. */
+  programs?: ReadonlySet<number>;
+  /** The pool serving an open of `name` with `flags`. */
+  poolFor: (name: string | null, flags: number) => Pool;
+}
+
+/** Serves one client over a shared pool. {@linkcode run} never rejects. */
+export class SharedSession implements PoolClient {
+  /** Id for logs. */
+  readonly id: number | string;
+  readonly #client: Channel;
+  readonly #writer: OrderedWriter;
+  readonly #options: SharedSessionOptions;
+  readonly #log: Logger;
+  #pool: Pool | undefined;
+  #inflight = 0;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #draining = false;
+  #closeReason = "";
+  #done: () => void = () => {};
+  readonly #finished: Promise<void>;
+
+  /** Makes a session for `client`. */
+  constructor(client: Channel, options: SharedSessionOptions) {
+    this.id = options.id;
+    this.#client = client;
+    this.#writer = new OrderedWriter(client);
+    this.#options = options;
+    this.#log = options.logger;
+    this.#finished = new Promise((resolve) => this.#done = resolve);
+  }
+
+  /** Calls forwarded and not yet answered. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Why the session closed. */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** Resolves when the session has closed. */
+  finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /** Writes a frame from the pool to the client. */
+  deliver(frame: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (frameType(frame) === MessageType.REPLY) this.#replied();
+    return this.#writer.write(frame).catch((error) => {
+      this.close(`client failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
+  /** The pool lost state this client depended on. */
+  lost(reason: string): void {
+    this.close(reason);
+  }
+
+  /** Refuses new calls and closes once outstanding ones are answered. */
+  drain(): void {
+    this.#draining = true;
+    if (this.#inflight === 0) this.close("shutting down");
+  }
+
+  /** Closes the client and detaches it from its pool. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#pool?.detach(this);
+    this.#wake?.();
+    try {
+      this.#client.close();
+    } catch { /* closed */ }
+    this.#log.debug("Session closed", { reason });
+    this.#done();
+  }
+
+  /** Reads and handles the client's frames until it leaves. */
+  async run(): Promise<void> {
+    const reader = new FrameReader({
+      maxFrameBytes: this.#options.maxFrameBytes,
+      programs: this.#options.programs ?? DEFAULT_PROGRAMS,
+      direction: "fromClient",
+    });
+    try {
+      while (!this.#closed) {
+        if (this.#inflight >= this.#options.maxInflight) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          this.#wake = undefined;
+          continue;
+        }
+        const n = await this.#client.read(reader.space());
+        if (n === null) {
+          if (reader.buffered > 0) {
+            this.#log.warning("Client closed the connection in the middle of a frame", {
+              bytes: reader.buffered,
+            });
+          }
+          this.close("client closed the connection");
+          break;
+        }
+        reader.commit(n);
+        let frame: Uint8Array | null;
+        try {
+          while ((frame = reader.next()) !== null) {
+            const handled = this.#handle(frame);
+            if (handled !== undefined) await handled;
+          }
+        } catch (error) {
+          if (!(error instanceof FrameError)) throw error;
+          this.#log.warning("Closing client after an invalid frame", {
+            error: error.message,
+            length: error.length,
+            limit: this.#options.maxFrameBytes,
+          });
+          if (error.header !== undefined) {
+            await this.#error(
+              error.header,
+              `virtmux refused a frame: ${error.message}`,
+              ErrorCode.RPC,
+            ).catch(() => {});
+          }
+          this.close(`invalid frame: ${error.message}`);
+        }
+        if (this.#draining && this.#inflight === 0) this.close("shutting down");
+      }
+    } catch (error) {
+      if (!this.#closed) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#log.info("Client connection failed", { error: message });
+        this.close(`client failed: ${message}`);
+      }
+    }
+    await this.#finished;
+  }
+
+  /** Handles one client frame; a returned promise must settle before the buffer is reused. */
+  #handle(frame: Uint8Array): Promise<void> | undefined {
+    const program = frameProgram(frame);
+    const type = frameType(frame);
+    if (program === Program.KEEPALIVE) {
+      // Keepalive is hop by hop: the proxy answers the client's pings itself.
+      return frameProcedure(frame) === KeepaliveProc.PING
+        ? this.#writer.write(PONG_FRAME)
+        : undefined;
+    }
+    if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
+      return this.#pool?.streamFromClient(this, frame);
+    }
+    if (type === MessageType.CALL_WITH_FDS) {
+      return this.#error(
+        readHeader(frame),
+        "Passing file descriptors is not supported through virtmux",
+        ErrorCode.NO_SUPPORT,
+      );
+    }
+    if (type !== MessageType.CALL) return undefined;
+    if (this.#draining) {
+      return this.#error(readHeader(frame), "virtmux is shutting down", ErrorCode.RPC);
+    }
+    if (program === Program.REMOTE) {
+      switch (frameProcedure(frame)) {
+        case RemoteProc.AUTH_LIST:
+          // The proxy authenticated upstream itself: this hop needs none.
+          return this.#writer.write(encodeOkReply(frame, encodeWords(1, 0)));
+        case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
+          const feature = readFirstInt(frame);
+          if (feature === FEATURE_KEEPALIVE) {
+            return this.#writer.write(encodeOkReply(frame, encodeWords(1)));
+          }
+          if (feature === FEATURE_FD_PASSING || this.#pool === undefined) {
+            return this.#writer.write(encodeOkReply(frame, encodeWords(0)));
+          }
+          break;
+        }
+        case RemoteProc.CONNECT_OPEN:
+          return this.#open(frame);
+        case RemoteProc.CONNECT_CLOSE:
+          this.#pool?.detach(this);
+          this.#pool = undefined;
+          return this.#writer.write(encodeOkReply(frame));
+        case RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK:
+        case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
+          // Answered here: a lost upstream closes this client's socket, which fires it.
+          return this.#writer.write(encodeOkReply(frame));
+        case RemoteProc.CONNECT_SET_IDENTITY:
+          return this.#error(
+            readHeader(frame),
+            "Setting the identity of a shared upstream connection is not allowed",
+            ErrorCode.OPERATION_DENIED,
+          );
+      }
+    }
+    const pool = this.#pool;
+    if (pool === undefined) {
+      return this.#error(
+        readHeader(frame),
+        "The connection is not open: CONNECT_OPEN must come first",
+        ErrorCode.RPC,
+      );
+    }
+    this.#inflight++;
+    return pool.submit(this, frame).catch((error) => {
+      this.#replied();
+      const upstream = error instanceof UpstreamError ? error : undefined;
+      return this.#error(
+        readHeader(frame),
+        error instanceof Error ? error.message : String(error),
+        upstream?.code ?? ErrorCode.RPC,
+        upstream?.domain,
+      );
+    });
+  }
+
+  async #open(frame: Uint8Array): Promise<void> {
+    let name: string | null;
+    let flags: number;
+    try {
+      ({ name, flags } = decodeOpenArgs(frame));
+    } catch (error) {
+      return this.#error(readHeader(frame), String(error), ErrorCode.RPC);
+    }
+    if (this.#options.readonly) flags |= CONNECT_RO;
+    const pool = this.#options.poolFor(name, flags);
+    try {
+      await pool.ready();
+    } catch (error) {
+      const upstream = error instanceof UpstreamError ? error : undefined;
+      return this.#error(
+        readHeader(frame),
+        error instanceof Error ? error.message : String(error),
+        upstream?.code ?? ErrorCode.RPC,
+        upstream?.domain,
+      );
+    }
+    if (this.#closed) return;
+    pool.attach(this);
+    this.#pool = pool;
+    this.#log.debug("Client opened", { name: name ?? "(default)", readonly: (flags & 1) === 1 });
+    await this.#writer.write(encodeOkReply(frame));
+  }
+
+  #replied(): void {
+    this.#inflight--;
+    if (this.#wake !== undefined && this.#inflight < this.#options.maxInflight) this.#wake();
+    if (this.#draining && this.#inflight === 0) queueMicrotask(() => this.close("shutting down"));
+  }
+
+  #error(
+    header: ReturnType<typeof readHeader>,
+    message: string,
+    code: number,
+    domain: number = ErrorDomain.RPC,
+  ): Promise<void> {
+    return this.#writer.write(encodeErrorReply(header, message, { code, domain }));
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * One connection of a shared pool: the proxy's own authenticated, opened session with a daemon.
+ * It performs the handshake a libvirt client would (AUTH_LIST, the keepalive probe, CONNECT_OPEN),
+ * answers and sends keepalives, hands every other frame to its owner, and allocates the serials
+ * that make its callers' calls unique on the wire.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import type { Channel } from "../transport/channel.ts";
+import {
+  ErrorCode,
+  ErrorDomain,
+  KeepaliveProc,
+  MessageStatus,
+  MessageType,
+  Program,
+  RemoteProc,
+} from "../wire/constants.ts";
+import { decodeErrorReply } from "../wire/error_reply.ts";
+import { FrameError } from "../wire/frame_check.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import {
+  frameProcedure,
+  frameProgram,
+  frameSerial,
+  frameStatus,
+  frameType,
+  readU32,
+} from "../wire/header.ts";
+import {
+  encodeMessage,
+  encodeOpenArgs,
+  encodeWords,
+  PING_FRAME,
+  PONG_FRAME,
+} from "../wire/message.ts";
+import { OrderedWriter } from "./ordered_writer.ts";
+
+/** libvirt's REMOTE_PROC_AUTH_POLKIT. */
+const AUTH_POLKIT = 70;
+/** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
+const FEATURE_KEEPALIVE = 10;
+
+/** An error the daemon returned, kept whole so clients see the daemon's own code and text. */
+export class UpstreamError extends Error {
+  /** virErrorNumber. */
+  readonly code: number;
+  /** virErrorDomain. */
+  readonly domain: number;
+
+  /** Makes the error. */
+  constructor(message: string, code: number = ErrorCode.RPC, domain: number = ErrorDomain.RPC) {
+    super(message);
+    this.name = "UpstreamError";
+    this.code = code;
+    this.domain = domain;
+  }
+}
+
+/** Options for {@linkcode UpstreamConnection.open}. */
+export interface UpstreamConnectionOptions {
+  /** The name to open, as a client sent it (null: the daemon's default). */
+  openName: string | null;
+  /** CONNECT_OPEN flags (VIR_CONNECT_RO for read-only pools). */
+  openFlags: number;
+  /** Largest frame accepted from the daemon. */
+  maxFrameBytes: number;
+  /** Keepalive: ping after this many ms without traffic. */
+  keepaliveIntervalMs: number;
+  /** Keepalive: declare the daemon dead after this many unanswered pings. */
+  keepaliveCount: number;
+  /** `"hv1" (qemu+tls://...)`, for messages. */
+  label: string;
+  /** Logger with the upstream's context. */
+  logger: Logger;
+  /** Time allowed for the handshake, in ms. */
+  timeoutMs: number;
+}
+
+/** Where an upstream connection sends what it reads and how it reports its end. */
+export interface UpstreamHandler {
+  /**
+   * A frame that is not a keepalive: a REPLY, an event MESSAGE, a STREAM. Valid until the promise
+   * returned resolves (or until return, if none).
+   */
+  onFrame(connection: UpstreamConnection, frame: Uint8Array): Promise<void> | undefined;
+  /** The connection ended; `reason` says why in a phrase fit for a client. */
+  onClosed(connection: UpstreamConnection, reason: string): void;
+}
+
+let nextConnectionId = 1;
+
+/** A pooled connection to one daemon. Make with {@linkcode UpstreamConnection.open}. */
+export class UpstreamConnection {
+  /** Unique id, for logs. */
+  readonly id: number = nextConnectionId++;
+  /** Calls sent and not yet answered (including the proxy's own). */
+  inflight = 0;
+  /** Streams open on this connection. */
+  streams = 0;
+  /** Event callbacks registered on this connection. */
+  callbacks = 0;
+  /** When the connection last had no calls, streams or callbacks (ms since epoch). */
+  idleSince: number = Date.now();
+  readonly #channel: Channel;
+  readonly #writer: OrderedWriter;
+  readonly #reader: FrameReader;
+  readonly #options: UpstreamConnectionOptions;
+  readonly #log: Logger;
+  #serial = 1;
+  #closed = false;
+  #keepalive = false;
+  #lastReceived = Date.now();
+  #missedPings = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(channel: Channel, options: UpstreamConnectionOptions) {
+    this.#channel = channel;
+    this.#writer = new OrderedWriter(channel);
+    this.#reader = new FrameReader({
+      maxFrameBytes: options.maxFrameBytes,
+      programs: ALL_PROGRAMS,
+      direction: "fromServer",
+    });
+    this.#options = options;
+    this.#log = options.logger;
+  }
+
+  /**
+   * Performs the client handshake on `channel` and returns the opened connection.
+   *
+   * @throws {UpstreamError} with the daemon's own error when it refuses, or a description of
+   * what went wrong; the channel is closed then.
+   */
+  static async open(
+    channel: Channel,
+    options: UpstreamConnectionOptions,
+  ): Promise<UpstreamConnection> {
+    const connection = new UpstreamConnection(channel, options);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new UpstreamError(
+                `Upstream ${options.label} did not finish the handshake within ` +
+                  `${options.timeoutMs} ms`,
+                ErrorCode.OPERATION_TIMEOUT,
+              ),
+            ),
+          options.timeoutMs,
+        );
+      });
+      await Promise.race([connection.#handshake(), deadline]);
+    } catch (error) {
+      connection.#closed = true;
+      try {
+        channel.close();
+      } catch { /* closed */ }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return connection;
+  }
+
+  /** True once the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A serial no call on this connection uses yet. */
+  allocateSerial(inUse: (serial: number) => boolean): number {
+    let serial = this.#serial;
+    while (inUse(serial)) serial = (serial + 1) >>> 0;
+    this.#serial = (serial + 1) >>> 0;
+    return serial;
+  }
+
+  /** Writes whole frames to the daemon, after every earlier write. */
+  write(data: Uint8Array): Promise<void> {
+    return this.#writer.write(data);
+  }
+
+  /** Reads and dispatches frames until the connection ends; then tells the handler why. */
+  async run(handler: UpstreamHandler): Promise<void> {
+    if (this.#keepalive) this.#startKeepalive();
+    let reason = "closed the connection";
+    try {
+      while (!this.#closed) {
+        const n = await this.#channel.read(this.#reader.space());
+        if (n === null) break;
+        this.#reader.commit(n);
+        this.#lastReceived = Date.now();
+        this.#missedPings = 0;
+        let pending: Promise<void>[] | undefined;
+        let frame: Uint8Array | null;
+        while ((frame = this.#reader.next()) !== null) {
+          if (frameProgram(frame) === Program.KEEPALIVE) {
+            if (frameProcedure(frame) === KeepaliveProc.PING) {
+              (pending ??= []).push(this.#writer.write(PONG_FRAME));
+            }
+            continue;
+          }
+          const delivered = handler.onFrame(this, frame);
+          if (delivered !== undefined) (pending ??= []).push(delivered);
+        }
+        // Views of the read buffer stay valid until every delivery has been written.
+        if (pending !== undefined) await Promise.all(pending);
+      }
+    } catch (error) {
+      if (error instanceof FrameError) {
+        reason = `sent an invalid frame: ${error.message}`;
+        this.#log.error("Upstream sent an invalid frame", { error: error.message });
+      } else if (!this.#closed) {
+        reason = `failed: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    if (this.#closeReason !== undefined) reason = this.#closeReason;
+    this.close(reason);
+    handler.onClosed(this, reason);
+  }
+
+  #closeReason: string | undefined;
+
+  /** Ends the connection; {@linkcode run} then reports `reason` to the handler. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    clearInterval(this.#timer);
+    try {
+      this.#channel.close();
+    } catch { /* closed */ }
+    this.#log.info("Upstream connection closed", { connection: this.id, reason });
+  }
+
+  #startKeepalive(): void {
+    const { keepaliveIntervalMs, keepaliveCount } = this.#options;
+    this.#timer = setInterval(() => {
+      if (Date.now() - this.#lastReceived < keepaliveIntervalMs) return;
+      if (this.#missedPings >= keepaliveCount) {
+        this.close(
+          `stopped answering keepalives (${keepaliveCount} pings over ` +
+            `${(keepaliveCount * keepaliveIntervalMs) / 1000} s)`,
+        );
+        return;
+      }
+      this.#missedPings++;
+      this.#writer.write(PING_FRAME).catch(() => {});
+    }, keepaliveIntervalMs);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** The handshake a libvirt client performs, one call at a time. */
+  async #handshake(): Promise<void> {
+    const auth = await this.#call(RemoteProc.AUTH_LIST);
+    const count = readU32(auth, 28);
+    const types = Array.from({ length: count }, (_, i) => readU32(auth, 32 + 4 * i));
+    if (types.length > 0 && !types.includes(0)) {
+      if (types.includes(2)) {
+        await this.#call(AUTH_POLKIT);
+      } else {
+        throw new UpstreamError(
+          `Upstream ${this.#options.label} requires SASL authentication, which a shared pool ` +
+            `cannot perform for its clients; set share = false for this upstream`,
+          ErrorCode.NO_SUPPORT,
+        );
+      }
+    }
+    const feature = await this.#call(
+      RemoteProc.CONNECT_SUPPORTS_FEATURE,
+      encodeWords(FEATURE_KEEPALIVE),
+    );
+    this.#keepalive = readU32(feature, 28) === 1;
+    await this.#call(
+      RemoteProc.CONNECT_OPEN,
+      encodeOpenArgs({ name: this.#options.openName, flags: this.#options.openFlags }),
+    );
+    this.#log.info("Upstream connection open", {
+      connection: this.id,
+      name: this.#options.openName ?? "(default)",
+      readonly: (this.#options.openFlags & 1) === 1,
+    });
+  }
+
+  /** Sends one REMOTE call and waits for its reply (handshake only: nothing else is running). */
+  async #call(procedure: number, body?: Uint8Array): Promise<Uint8Array> {
+    const serial = this.#serial++;
+    await this.#writer.write(encodeMessage({
+      program: Program.REMOTE,
+      procedure,
+      type: MessageType.CALL,
+      serial,
+    }, body));
+    while (true) {
+      let frame: Uint8Array | null;
+      while ((frame = this.#reader.next()) !== null) {
+        if (frameProgram(frame) === Program.KEEPALIVE) {
+          if (frameProcedure(frame) === KeepaliveProc.PING) await this.#writer.write(PONG_FRAME);
+          continue;
+        }
+        if (frameType(frame) !== MessageType.REPLY || frameSerial(frame) !== serial) continue;
+        if (frameStatus(frame) === MessageStatus.ERROR) {
+          const error = decodeErrorReply(frame);
+          throw new UpstreamError(
+            error.message ?? `Upstream ${this.#options.label} refused the connection`,
+            error.code,
+            error.domain,
+          );
+        }
+        return frame.slice();
+      }
+      const n = await this.#channel.read(this.#reader.space());
+      if (n === null) {
+        throw new UpstreamError(
+          `Upstream ${this.#options.label} closed the connection during the handshake`,
+        );
+      }
+      this.#reader.commit(n);
+    }
+  }
+}
+
+const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
