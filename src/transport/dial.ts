@@ -8,7 +8,10 @@
 import type { Logger } from "../log/logger.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
+import { dialExt } from "./ext.ts";
+import { dialSsh } from "./ssh.ts";
 import { dialTcp } from "./tcp.ts";
+import { dialTls } from "./tls.ts";
 import { dialUnix } from "./unix.ts";
 
 /** Options for {@linkcode dial}. */
@@ -41,6 +44,15 @@ export function dial(uri: LibvirtUri, options: DialOptions): Promise<Channel> {
       return dialUnix(uri, options);
     case "tcp":
       return dialTcp(uri, options);
+    case "tls":
+      return dialTls(uri, options);
+    case "ssh":
+    case "libssh":
+    case "libssh2":
+      // libvirt's in-library ssh clients are served by the ssh command: see ssh.ts.
+      return dialSsh(uri, options);
+    case "ext":
+      return dialExt(uri, options);
     default:
       return Promise.reject(
         new DialError(
