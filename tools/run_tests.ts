@@ -1,0 +1,189 @@
+/**
+ * The test runner behind `deno task test`: checks that the system tools the integration tests
+ * drive are installed (installing them with apt-get when running as root), runs `deno test` with
+ * its output streamed live, and ends with one `N passed, N failed` line that CI looks for.
+ *
+ * Usage: `deno task test [deno test flags] [paths]`; with no paths, `tests/` is run.
+ *
+ * @module
+ */
+
+/** The Debian packages that provide every tool the tests need. */
+export const APT_PACKAGES = [
+  "libvirt-daemon",
+  "libvirt-clients",
+  "python3-libvirt",
+  "openssh-server",
+  "openssh-client",
+  "socat",
+  "openssl",
+];
+
+/** The command that installs {@linkcode APT_PACKAGES}. */
+export const APT_INSTALL = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y " +
+  APT_PACKAGES.join(" ");
+
+/** A tool the tests need, and how to tell whether it is there. */
+export interface Requirement {
+  /** What to call it in messages. */
+  name: string;
+  /** A command that exits 0 when the requirement is met. */
+  probe: string[];
+}
+
+/** Everything the integration tests run. */
+export const REQUIREMENTS: Requirement[] = [
+  { name: "virsh", probe: ["virsh", "--version"] },
+  { name: "libvirtd", probe: ["/usr/sbin/libvirtd", "--version"] },
+  { name: "virt-admin", probe: ["virt-admin", "--version"] },
+  { name: "python3-libvirt", probe: ["/usr/bin/python3", "-c", "import libvirt"] },
+  { name: "socat", probe: ["socat", "-V"] },
+  { name: "openssl", probe: ["openssl", "version"] },
+  { name: "sshd", probe: ["/usr/sbin/sshd", "-V"] },
+  { name: "ssh", probe: ["ssh", "-V"] },
+  { name: "ssh-keygen", probe: ["sh", "-c", "command -v ssh-keygen"] },
+];
+
+/** Test counts from deno test's summary line. */
+export interface TestSummary {
+  /** Tests that passed (steps not counted). */
+  passed: number;
+  /** Tests that failed (steps not counted). */
+  failed: number;
+}
+
+/**
+ * Reads the counts from deno test's closing line, e.g.
+ * `ok | 42 passed (3 steps) | 0 failed (2s)` or `FAILED | 40 passed | 2 failed (1 step) (5s)`.
+ * When several summaries appear, the last wins.
+ *
+ * @param output deno test's stdout (colour codes are ignored)
+ * @returns the counts, or undefined when there is no summary line
+ */
+export function parseSummary(output: string): TestSummary | undefined {
+  // deno-lint-ignore no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const matches = [...plain.matchAll(/^(?:ok|FAILED) \| (\d+) passed\b.*?\| (\d+) failed\b/gm)];
+  const last = matches.at(-1);
+  if (!last) return undefined;
+  return { passed: Number(last[1]), failed: Number(last[2]) };
+}
+
+/**
+ * The `deno test` arguments for the runner's own arguments: `tests/` is added unless an argument
+ * names an existing file or directory.
+ *
+ * @param args the runner's arguments (flags and paths for deno test)
+ */
+export function testArgs(args: string[]): string[] {
+  const namesPath = args.some((arg) => !arg.startsWith("-") && exists(arg));
+  return ["test", "-A", "--no-check=remote", ...args, ...(namesPath ? [] : ["tests/"])];
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function probe(command: string[]): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Names of the requirements that are not met. */
+export async function missingRequirements(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const requirement of REQUIREMENTS) {
+    if (!(await probe(requirement.probe))) missing.push(requirement.name);
+  }
+  return missing;
+}
+
+async function preflight(): Promise<boolean> {
+  let missing = await missingRequirements();
+  if (missing.length === 0) return true;
+  if (Deno.uid() !== 0) {
+    console.error(`Cannot run the integration tests: missing ${missing.join(", ")}`);
+    console.error(`Install them as root with:\n  ${APT_INSTALL}`);
+    return false;
+  }
+  console.error(`Installing missing test tools (${missing.join(", ")}):\n  ${APT_INSTALL}`);
+  const { code } = await new Deno.Command("sh", {
+    args: ["-c", APT_INSTALL],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  missing = await missingRequirements();
+  if (code !== 0 || missing.length > 0) {
+    console.error(
+      `Cannot install the test tools (apt-get exit ${code}): missing ${missing.join(", ")}`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/** Keeps the last `limit` characters of what it is given. */
+class Tail {
+  #text = "";
+  #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  push(text: string): void {
+    this.#text = (this.#text + text).slice(-this.#limit);
+  }
+
+  get text(): string {
+    return this.#text;
+  }
+}
+
+async function runDenoTest(args: string[]): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: testArgs(args),
+    env: { RUST_BACKTRACE: "0", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const tail = new Tail(64 * 1024);
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    await Deno.stdout.write(chunk);
+    tail.push(decoder.decode(chunk, { stream: true }));
+  }
+  const { code } = await child.status;
+  const summary = parseSummary(tail.text);
+  if (summary) {
+    console.log(`${summary.passed} passed, ${summary.failed} failed`);
+  } else {
+    // No summary means deno test stopped before running tests (a type or module error).
+    console.log(`deno test printed no summary (exit ${code})`);
+    console.log(code === 0 ? "0 passed, 0 failed" : "0 passed, 1 failed");
+  }
+  return code;
+}
+
+if (import.meta.main) {
+  Deno.env.set("RUST_BACKTRACE", "0");
+  Deno.env.set("NO_COLOR", "1");
+  if (!(await preflight())) Deno.exit(1);
+  Deno.exit(await runDenoTest(Deno.args));
+}
