@@ -12,8 +12,8 @@ import {
   answerableHeader,
   checkHeader,
   checkLength,
-  type FrameLimits,
   FrameError,
+  type FrameLimits,
   resolveLimits,
 } from "./frame_check.ts";
 
@@ -96,33 +96,47 @@ export class FrameReader {
    */
   space(): Uint8Array {
     const held = this.#end - this.#start;
+    const capacity = this.#buf.length;
+    const filled = this.#lastRead > 0 && this.#end === capacity;
+    if (held === 0) {
+      this.#start = this.#end = 0;
+      let size = capacity;
+      if (filled && size < this.#burstBytes) {
+        size = Math.min(size * 2, this.#burstBytes); // the peer is sending fast
+      } else if (!filled && this.#lastRead < size >> 2 && size > this.#initialBytes) {
+        size = this.#initialBytes; // quiet again: give the large buffer back
+      }
+      if (size !== capacity) this.#buf = new Uint8Array(size);
+      return this.#buf;
+    }
+    // A partial frame is held. Its length is known once 28 bytes are in (capacity >= 28).
     const needed = this.#checkedLength > 0 ? this.#checkedLength : HEADER_BYTES;
-    let size = this.#buf.length;
-    const filled = this.#lastRead > 0 && this.#end === size;
-    if (filled) {
-      // The last read took every free byte: the peer is sending fast.
-      if (size < this.#burstBytes) size = Math.min(size * 2, this.#burstBytes);
-    } else if (held === 0 && this.#lastRead < size >> 2 && size > this.#initialBytes) {
-      size = this.#initialBytes; // quiet again: give the large buffer back
+    if (
+      capacity > this.#initialBytes && needed <= this.#initialBytes &&
+      this.#lastRead < capacity >> 2
+    ) {
+      this.#moveTo(this.#initialBytes); // quiet, and what remains fits the small buffer
+    } else if (this.#end === capacity && this.#start === 0) {
+      // Full of one partial frame: double, so the size never runs ahead of the bytes held.
+      this.#moveTo(Math.min(capacity * 2, needed));
+    } else if (this.#start > 0 && capacity - this.#end < Math.min(needed - held, capacity >> 2)) {
+      this.#moveTo(capacity); // little room left at the end: slide the partial frame forward
     }
-    if (held > 0 && needed > size) {
-      // Grow with the bytes that actually arrived, never straight to a claimed length.
-      size = Math.min(needed, Math.max(size * 2, held * 2));
-    }
-    if (size !== this.#buf.length) {
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Moves the held bytes to the start of a buffer of `size` (a new one if the size differs). */
+  #moveTo(size: number): void {
+    const held = this.#end - this.#start;
+    if (size === this.#buf.length) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
       const next = new Uint8Array(size);
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
-      this.#end = held;
-      this.#start = 0;
-    } else if (held === 0) {
-      this.#start = this.#end = 0;
-    } else if (this.#start > 0 && this.#buf.length - this.#end < needed - held) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-      this.#end = held;
-      this.#start = 0;
     }
-    return this.#buf.subarray(this.#end);
+    this.#start = 0;
+    this.#end = held;
   }
 
   /** Records that `n` bytes were read into the view {@linkcode space} returned. */
@@ -144,10 +158,13 @@ export class FrameReader {
       const length = readU32(this.#buf, this.#start);
       const lengthProblem = checkLength(length, this.#limits.maxFrameBytes);
       if (lengthProblem !== undefined) {
+        // A frame shorter than a header has none: whatever follows is not its header.
         throw new FrameError(
           lengthProblem,
           length,
-          answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
+          length >= HEADER_BYTES
+            ? answerableHeader(this.#buf.subarray(0, this.#end), this.#start)
+            : undefined,
         );
       }
       if (held < HEADER_BYTES) return null;
