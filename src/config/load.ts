@@ -198,6 +198,9 @@ const UPSTREAM_KEYS = [
   "share",
   "pool_max",
   "max_inflight_per_connection",
+  "idle_timeout",
+  "keepalive_interval",
+  "keepalive_count",
   "max_message_bytes",
 ];
 const LISTEN_KEYS = [
@@ -323,6 +326,12 @@ function checkUpstreams(checker: Checker, sections: Section[]): CheckedUpstream[
       maxInflightPerConnection:
         integer(checker, section, "max_inflight_per_connection", 1, MAX_INFLIGHT) ??
           defaults.maxInflightPerConnection,
+      idleTimeoutMs: seconds(checker, section, "idle_timeout", true, MAX_SECONDS) ??
+        defaults.idleTimeoutMs,
+      keepaliveIntervalMs: seconds(checker, section, "keepalive_interval", false, MAX_SECONDS) ??
+        defaults.keepaliveIntervalMs,
+      keepaliveCount: integer(checker, section, "keepalive_count", 1, 1000) ??
+        defaults.keepaliveCount,
     };
     const maxMessageBytes = messageBytes(checker, section);
     if (maxMessageBytes !== undefined) config.maxMessageBytes = maxMessageBytes;

@@ -96,6 +96,27 @@ export interface UpstreamConfig {
    * @default {5}
    */
   maxInflightPerConnection: number;
+  /**
+   * Shared pool: close an upstream connection that carried nothing (no calls, streams or event
+   * registrations) for this long, in ms (`idle_timeout`, seconds; 0 closes at once).
+   *
+   * @default {300000}
+   */
+  idleTimeoutMs: number;
+  /**
+   * Shared pool: ping a quiet upstream connection after this long, in ms (`keepalive_interval`,
+   * seconds), as libvirt's own keepalive does.
+   *
+   * @default {5000}
+   */
+  keepaliveIntervalMs: number;
+  /**
+   * Shared pool: unanswered pings before an upstream connection is declared dead
+   * (`keepalive_count`).
+   *
+   * @default {5}
+   */
+  keepaliveCount: number;
   /** Largest frame to or from this upstream, when stricter than `[limits]` (`max_message_bytes`). */
   maxMessageBytes?: number;
 }
@@ -208,7 +229,12 @@ export const MAX_MESSAGE_BYTES: number = MAX_FRAME_BYTES;
 /** Defaults of the optional keys of `[[upstream]]`. */
 export type UpstreamDefaults = Pick<
   UpstreamConfig,
-  "share" | "poolMax" | "maxInflightPerConnection"
+  | "share"
+  | "poolMax"
+  | "maxInflightPerConnection"
+  | "idleTimeoutMs"
+  | "keepaliveIntervalMs"
+  | "keepaliveCount"
 >;
 /** Defaults of the optional keys of `[[listen]]`. */
 export type ListenerDefaults = Pick<ListenerConfig, "mode" | "readonly" | "routeByName">;
@@ -230,7 +256,14 @@ export const DEFAULTS: {
     connectTimeoutMs: 10_000,
     shutdownGraceMs: 5_000,
   },
-  upstream: { share: false, poolMax: 4, maxInflightPerConnection: 5 },
+  upstream: {
+    share: false,
+    poolMax: 4,
+    maxInflightPerConnection: 5,
+    idleTimeoutMs: 300000,
+    keepaliveIntervalMs: 5000,
+    keepaliveCount: 5,
+  },
   listener: { mode: 0o660, readonly: false, routeByName: false },
   audit: { enabled: false, path: "/var/log/virtmux/audit.jsonl" },
   metrics: { listen: "" },

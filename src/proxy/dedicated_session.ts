@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import type { Channel } from "../transport/channel.ts";
+import { type Channel, withDiagnostics } from "../transport/channel.ts";
 import {
   CONNECT_RO,
   ErrorCode,
@@ -73,6 +73,8 @@ export class DedicatedSession {
   #upstreamChannel: Channel | undefined;
   #closed = false;
   #draining = false;
+  /** The client has closed its side: the upstream's end that follows is expected. */
+  #clientEnded = false;
   #closeReason = "";
   #done: () => void = () => {};
   readonly #finished: Promise<void>;
@@ -325,8 +327,15 @@ export class DedicatedSession {
   /** The upstream went away: answer every outstanding call, then close the session. */
   async #upstreamLost(cause: string): Promise<void> {
     if (this.#closed) return;
+    if (this.#clientEnded && this.#inflight.size === 0) {
+      this.close("client closed the connection");
+      return;
+    }
     const calls = this.#inflight.takeAll();
-    const message = `Upstream ${this.#options.upstreamLabel} ${cause}`;
+    const message = withDiagnostics(
+      `Upstream ${this.#options.upstreamLabel} ${cause}`,
+      this.#upstreamChannel,
+    );
     if (calls.length > 0) {
       this.#log.warning("Upstream lost with calls outstanding", { cause, calls: calls.length });
     } else {
@@ -340,6 +349,7 @@ export class DedicatedSession {
 
   /** Client EOF: pass the half-close on, then give the upstream a moment to finish. */
   async #endUpstreamWrite(upstream: Channel): Promise<void> {
+    this.#clientEnded = true;
     try {
       await upstream.closeWrite();
     } catch { /* already closed */ }

@@ -7,15 +7,16 @@
  * Invariants:
  * - a connection never has more than `maxInflightPerConnection` calls from {@linkcode Pool.submit}
  *   outstanding; callers beyond that wait in arrival order;
- * - every pending call, stream and callback names the connection it lives on, so a dying
- *   connection answers exactly its own calls and closes exactly the clients that depended on it.
+ * - every pending call, stream and event registration names the connection it lives on, so a
+ *   dying connection answers exactly its own calls and closes exactly the clients that depended
+ *   on it.
  *
  * @module
  */
 
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
-import { ErrorCode, MessageStatus, MessageType, Program } from "../wire/constants.ts";
+import { MessageStatus, MessageType } from "../wire/constants.ts";
 import { encodeErrorReply } from "../wire/error_reply.ts";
 import {
   frameProcedure,
@@ -23,12 +24,19 @@ import {
   frameSerial,
   frameStatus,
   frameType,
+  type Header,
   patchSerial,
   readHeader,
 } from "../wire/header.ts";
 import { encodeMessage, encodeOkReply, encodeWords, readFirstInt } from "../wire/message.ts";
 import { isStreamProcedure } from "../wire/procedure_names.ts";
-import { deregisterFor, isCallbackDeregister, legacyEventId, LegacyEventProc } from "./events.ts";
+import { legacyEventId } from "./events.ts";
+import {
+  classifyRegistrationCall,
+  deregisterArgument,
+  type Registration,
+  Registrations,
+} from "./registrations.ts";
 import {
   type UpstreamConnection,
   UpstreamConnection as Connection,
@@ -74,24 +82,16 @@ export interface PoolOptions {
   logger: Logger;
 }
 
-const enum CallKind {
-  Plain,
-  Register,
-  Deregister,
-  Stream,
-  LegacyRegister,
-  LegacyDeregister,
-}
-
 interface PendingCall {
+  /** Who gets the reply; undefined for the proxy's own calls and for clients that left. */
   client: PoolClient | undefined;
   clientSerial: number;
   program: number;
   procedure: number;
-  kind: CallKind;
-  /** Register: the deregistration procedure; Deregister: the callbackID; Legacy*: the eventID. */
-  arg: number;
+  /** The stream this call opens, routed from the moment it is sent. */
   stream: StreamRoute | undefined;
+  /** The event registration this call makes. */
+  registration: Registration | undefined;
 }
 
 interface StreamRoute {
@@ -103,18 +103,6 @@ interface StreamRoute {
   serverDone: boolean;
 }
 
-interface Callback {
-  client: PoolClient;
-  connection: UpstreamConnection;
-  program: number;
-  deregister: number;
-}
-
-interface LegacyRegistration {
-  connection: UpstreamConnection;
-  clients: Set<PoolClient>;
-}
-
 interface ConnectionState {
   pending: Map<number, PendingCall>;
   streams: Map<number, StreamRoute>;
@@ -122,8 +110,7 @@ interface ConnectionState {
 
 interface ClientState {
   streams: Map<number, StreamRoute>;
-  callbacks: Set<number>;
-  legacy: Set<number>;
+  registrations: Set<Registration>;
 }
 
 interface Waiter {
@@ -132,16 +119,17 @@ interface Waiter {
 }
 
 const MAX_BACKOFF_MS = 30000;
+/** VIR_ERR_INVALID_ARG. */
+const ERR_INVALID_ARG = 8;
 
-/** A pool of connections to one daemon for one (upstream, open name, read-only) key. */
+/** A pool of connections to one daemon for one (upstream, open name, flags) key. */
 export class Pool implements UpstreamHandler {
   readonly #options: PoolOptions;
   readonly #log: Logger;
   readonly #connections: UpstreamConnection[] = [];
   readonly #state = new Map<UpstreamConnection, ConnectionState>();
   readonly #clients = new Map<PoolClient, ClientState>();
-  readonly #callbacks = new Map<number, Callback>();
-  readonly #legacy = new Map<number, LegacyRegistration>();
+  readonly #registrations = new Registrations();
   readonly #waiters: Waiter[] = [];
   #opening: Promise<UpstreamConnection> | undefined;
   #openingCount = 0;
@@ -174,9 +162,9 @@ export class Pool implements UpstreamHandler {
     return this.#clients.size;
   }
 
-  /** Event callbacks registered through the pool. */
-  get callbackCount(): number {
-    return this.#callbacks.size;
+  /** Event registrations held upstream (each shared by one or more clients). */
+  get registrationCount(): number {
+    return this.#registrations.size;
   }
 
   /**
@@ -193,51 +181,27 @@ export class Pool implements UpstreamHandler {
   /** Attaches a client that has opened through this pool. */
   attach(client: PoolClient): void {
     if (!this.#clients.has(client)) {
-      this.#clients.set(client, { streams: new Map(), callbacks: new Set(), legacy: new Set() });
+      this.#clients.set(client, { streams: new Map(), registrations: new Set() });
     }
   }
 
   /**
-   * Detaches a client that closed or left: its callbacks are deregistered upstream, its streams
-   * forgotten, and replies still due to it dropped.
+   * Detaches a client that closed or left: registrations it was the last user of are undone
+   * upstream, its streams forgotten, and replies still due to it dropped.
    */
   detach(client: PoolClient): void {
     const state = this.#clients.get(client);
     if (state === undefined) return;
     this.#clients.delete(client);
-    for (const id of state.callbacks) {
-      const callback = this.#callbacks.get(id);
-      if (callback === undefined) continue;
-      this.#callbacks.delete(id);
-      callback.connection.callbacks--;
-      if (!callback.connection.closed) {
-        this.#callOwn(callback.connection, callback.program, callback.deregister, id);
-      }
-    }
-    for (const eventId of state.legacy) {
-      const registration = this.#legacy.get(eventId);
-      if (registration === undefined) continue;
-      registration.clients.delete(client);
-      if (registration.clients.size === 0) {
-        this.#legacy.delete(eventId);
-        registration.connection.callbacks--;
-        if (!registration.connection.closed) {
-          const anyProc = eventId === 0
-            ? LegacyEventProc.DEREGISTER
-            : LegacyEventProc.DEREGISTER_ANY;
-          this.#callOwn(
-            registration.connection,
-            Program.REMOTE,
-            anyProc,
-            eventId === 0 ? undefined : eventId,
-          );
-        }
-      }
-    }
+    for (const registration of state.registrations) this.#leave(registration, client);
     for (const route of state.streams.values()) this.#endStream(route);
     for (const connectionState of this.#state.values()) {
       for (const pending of connectionState.pending.values()) {
         if (pending.client === client) pending.client = undefined;
+        const waiting = pending.registration?.waiting;
+        if (waiting?.some((w) => w.client === client)) {
+          pending.registration!.waiting = waiting.filter((w) => w.client !== client);
+        }
       }
     }
   }
@@ -245,7 +209,8 @@ export class Pool implements UpstreamHandler {
   /**
    * Forwards a client's CALL: picks the least-loaded connection with room (waiting in arrival
    * order if there is none), rewrites the serial, records where the reply goes, and writes it.
-   * Resolves once written; the frame may be reused then.
+   * Event registrations the pool already holds are answered here. Resolves once written; the
+   * frame may be reused then.
    */
   async submit(client: PoolClient, frame: Uint8Array): Promise<void> {
     const state = this.#clients.get(client);
@@ -253,70 +218,44 @@ export class Pool implements UpstreamHandler {
     const program = frameProgram(frame);
     const procedure = frameProcedure(frame);
     const clientSerial = frameSerial(frame);
-    let kind = CallKind.Plain;
-    let arg = 0;
     let connection: UpstreamConnection | undefined;
+    let registration: Registration | undefined;
+    const call = classifyRegistrationCall(frame);
 
-    if (
-      program === Program.REMOTE && (procedure === LegacyEventProc.REGISTER ||
-        procedure === LegacyEventProc.REGISTER_ANY)
-    ) {
-      arg = procedure === LegacyEventProc.REGISTER ? 0 : readFirstInt(frame) ?? 0;
-      const registration = this.#legacy.get(arg);
-      if (registration !== undefined) {
-        // The daemon allows one legacy registration per event and connection: share it.
-        registration.clients.add(client);
-        state.legacy.add(arg);
-        return client.deliver(
-          encodeOkReply(frame, procedure === LegacyEventProc.REGISTER ? encodeWords(1) : undefined),
-        );
-      }
-      kind = CallKind.LegacyRegister;
-    } else if (
-      program === Program.REMOTE && (procedure === LegacyEventProc.DEREGISTER ||
-        procedure === LegacyEventProc.DEREGISTER_ANY)
-    ) {
-      arg = procedure === LegacyEventProc.DEREGISTER ? 0 : readFirstInt(frame) ?? 0;
-      const registration = this.#legacy.get(arg);
-      if (registration !== undefined && registration.clients.has(client)) {
-        state.legacy.delete(arg);
-        registration.clients.delete(client);
-        if (registration.clients.size > 0) {
-          return client.deliver(
-            encodeOkReply(
-              frame,
-              procedure === LegacyEventProc.DEREGISTER ? encodeWords(0) : undefined,
-            ),
-          );
+    if (call?.action === "register") {
+      const held = this.#registrations.byKey(call.key);
+      if (held !== undefined && !held.connection.closed) {
+        if (!held.confirmed) {
+          held.waiting.push({ client, serial: clientSerial }); // answered with the daemon's reply
+          return;
         }
-        kind = CallKind.LegacyDeregister;
-        connection = registration.connection;
+        held.clients.add(client);
+        state.registrations.add(held);
+        return client.deliver(encodeOkReply(frame, registrationReply(held, procedure)));
       }
-    } else if (isCallbackDeregister(program, procedure)) {
-      arg = readFirstInt(frame) ?? -1;
-      const callback = this.#callbacks.get(arg);
-      if (callback !== undefined && callback.client === client) {
-        kind = CallKind.Deregister;
-        connection = callback.connection;
-      } else if (callback !== undefined) {
-        return client.deliver(
-          encodeErrorReply(readHeader(frame), `Callback ${arg} belongs to another client`, {
-            code: ErrorCode.OPERATION_DENIED,
-          }),
-        );
+    } else if (call?.action === "deregister") {
+      const held = this.#registrations.named(call);
+      if (held === undefined || !held.clients.has(client)) {
+        return client.deliver(encodeErrorReply(
+          readHeader(frame),
+          call.legacyEventId >= 0
+            ? `Domain event ${call.legacyEventId} is not registered on this connection`
+            : `Event callback ${call.callbackId} is not registered on this connection`,
+          { code: ERR_INVALID_ARG },
+        ));
       }
-    } else {
-      const deregister = deregisterFor(program, procedure);
-      if (deregister !== undefined) {
-        kind = CallKind.Register;
-        arg = deregister;
-      } else if (isStreamProcedure(program, procedure)) {
-        kind = CallKind.Stream;
+      held.clients.delete(client);
+      state.registrations.delete(held);
+      if (held.clients.size > 0) {
+        // Others still use it: the daemon keeps it; this client just stops getting its events.
+        return client.deliver(encodeOkReply(frame, deregistrationReply(held)));
       }
+      this.#registrations.remove(held);
+      connection = held.connection; // the last user's call undoes it where it lives
     }
 
     if (connection === undefined || connection.closed) {
-      connection = await this.#acquire(kind === CallKind.Stream);
+      connection = await this.#acquire(isStreamProcedure(program, procedure));
     } else {
       connection.inflight++;
     }
@@ -324,8 +263,11 @@ export class Pool implements UpstreamHandler {
     const serial = connection.allocateSerial((s) =>
       connectionState.pending.has(s) || connectionState.streams.has(s)
     );
+    if (call?.action === "register") {
+      registration = this.#registrations.begin(call, connection, program);
+    }
     let stream: StreamRoute | undefined;
-    if (kind === CallKind.Stream) {
+    if (isStreamProcedure(program, procedure)) {
       // Routed from now on: data may follow the reply at once.
       stream = {
         client,
@@ -344,9 +286,8 @@ export class Pool implements UpstreamHandler {
       clientSerial,
       program,
       procedure,
-      kind,
-      arg,
       stream,
+      registration,
     });
     patchSerial(frame, serial);
     try {
@@ -404,38 +345,27 @@ export class Pool implements UpstreamHandler {
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
     const answers: Promise<void>[] = [];
+    const answer = (client: PoolClient, header: Header) => {
+      if (!this.#clients.has(client)) return;
+      affected.add(client);
+      answers.push(client.deliver(encodeErrorReply(header, message)).catch(() => {}));
+    };
     for (const pending of state.pending.values()) {
-      if (pending.client === undefined || !this.#clients.has(pending.client)) continue;
-      affected.add(pending.client);
-      answers.push(
-        pending.client.deliver(encodeErrorReply({
-          length: 0,
-          program: pending.program,
-          version: 1,
-          procedure: pending.procedure,
-          type: MessageType.CALL,
-          serial: pending.clientSerial,
-          status: 0,
-        }, message)).catch(() => {}),
-      );
+      if (pending.client !== undefined) answer(pending.client, pendingHeader(pending));
+      for (const waiter of pending.registration?.waiting ?? []) {
+        answer(waiter.client, { ...pendingHeader(pending), serial: waiter.serial });
+      }
     }
     for (const route of state.streams.values()) {
       affected.add(route.client);
       this.#clients.get(route.client)?.streams.delete(route.clientSerial);
     }
-    for (const [id, callback] of this.#callbacks) {
-      if (callback.connection !== connection) continue;
-      affected.add(callback.client);
-      this.#callbacks.delete(id);
-      this.#clients.get(callback.client)?.callbacks.delete(id);
-    }
-    for (const [eventId, registration] of this.#legacy) {
-      if (registration.connection !== connection) continue;
+    for (const registration of this.#registrations.on(connection)) {
       for (const client of registration.clients) {
         affected.add(client);
-        this.#clients.get(client)?.legacy.delete(eventId);
+        this.#clients.get(client)?.registrations.delete(registration);
       }
-      this.#legacy.delete(eventId);
+      this.#registrations.remove(registration);
     }
     if (state.pending.size > 0 || affected.size > 0) {
       this.#log.warning("Upstream connection lost", {
@@ -474,64 +404,72 @@ export class Pool implements UpstreamHandler {
     const client = pending.client !== undefined && this.#clients.has(pending.client)
       ? pending.client
       : undefined;
-    switch (pending.kind) {
-      case CallKind.Register: {
-        const id = readFirstInt(frame);
-        if (!ok || id === undefined) break;
-        if (client === undefined) {
-          this.#callOwn(connection, pending.program, pending.arg, id);
-          break;
-        }
-        this.#callbacks.set(id, {
-          client,
-          connection,
-          program: pending.program,
-          deregister: pending.arg,
-        });
-        this.#clients.get(client)!.callbacks.add(id);
-        connection.callbacks++;
-        break;
+    if (!ok && pending.stream !== undefined) this.#endStream(pending.stream);
+    const deliveries: Promise<void>[] = [];
+    const registration = pending.registration;
+    if (registration !== undefined) {
+      if (ok) this.#registrations.confirm(registration, readFirstInt(frame) ?? -1);
+      else this.#registrations.remove(registration);
+      // Clients that asked meanwhile get the same answer, with their own serials.
+      for (const waiter of registration.waiting) {
+        if (!this.#clients.has(waiter.client)) continue;
+        const copy = frame.slice();
+        patchSerial(copy, waiter.serial);
+        if (ok) this.#join(registration, waiter.client);
+        deliveries.push(waiter.client.deliver(copy));
       }
-      case CallKind.Deregister:
-        if (ok && this.#callbacks.delete(pending.arg)) {
-          connection.callbacks--;
-          if (client) this.#clients.get(client)!.callbacks.delete(pending.arg);
-        }
-        break;
-      case CallKind.Stream:
-        if (!ok && pending.stream) this.#endStream(pending.stream);
-        break;
-      case CallKind.LegacyRegister:
-        if (ok && client) {
-          this.#legacy.set(pending.arg, { connection, clients: new Set([client]) });
-          this.#clients.get(client)!.legacy.add(pending.arg);
-          connection.callbacks++;
-        }
-        break;
-      case CallKind.LegacyDeregister:
-        if (ok && this.#legacy.delete(pending.arg)) connection.callbacks--;
-        break;
+      registration.waiting = [];
+      if (ok && client !== undefined) this.#join(registration, client);
+      if (ok && registration.clients.size === 0) this.#undo(registration); // everyone left
     }
-    if (client === undefined) return undefined;
-    patchSerial(frame, pending.clientSerial);
-    return client.deliver(frame);
+    if (client !== undefined) {
+      patchSerial(frame, pending.clientSerial);
+      deliveries.push(client.deliver(frame));
+    }
+    if (deliveries.length === 0) return undefined;
+    return deliveries.length === 1 ? deliveries[0] : Promise.all(deliveries).then(() => {});
   }
 
   #onEvent(frame: Uint8Array): Promise<void> | undefined {
-    const program = frameProgram(frame);
-    const eventId = legacyEventId(program, frameProcedure(frame));
-    if (eventId >= 0) {
-      const registration = this.#legacy.get(eventId);
-      if (registration === undefined) return undefined;
-      return Promise.all([...registration.clients].map((c) => c.deliver(frame))).then(() => {});
-    }
-    const id = readFirstInt(frame);
-    const callback = id === undefined ? undefined : this.#callbacks.get(id);
-    if (callback === undefined) {
-      this.#log.debug("Dropped an event for no registered callback", { callback: id });
+    const eventId = legacyEventId(frameProgram(frame), frameProcedure(frame));
+    const callbackId = eventId >= 0 ? undefined : readFirstInt(frame);
+    const registration = eventId >= 0
+      ? this.#registrations.byLegacyEventId(eventId)
+      : callbackId === undefined
+      ? undefined
+      : this.#registrations.byCallbackId(callbackId);
+    if (registration === undefined || registration.clients.size === 0) {
+      this.#log.debug("Dropped an event nobody registered for", { callback: callbackId });
       return undefined;
     }
-    return callback.client.deliver(frame);
+    if (registration.clients.size === 1) {
+      for (const client of registration.clients) return client.deliver(frame);
+    }
+    return Promise.all([...registration.clients].map((c) => c.deliver(frame))).then(() => {});
+  }
+
+  #join(registration: Registration, client: PoolClient): void {
+    registration.clients.add(client);
+    this.#clients.get(client)?.registrations.add(registration);
+  }
+
+  /** `client` stops using `registration`; the last user's leaving undoes it upstream. */
+  #leave(registration: Registration, client: PoolClient): void {
+    registration.clients.delete(client);
+    if (registration.clients.size === 0 && registration.confirmed) this.#undo(registration);
+  }
+
+  /** Forgets a registration and deregisters it upstream. */
+  #undo(registration: Registration): void {
+    this.#registrations.remove(registration);
+    if (!registration.connection.closed) {
+      this.#callOwn(
+        registration.connection,
+        registration.program,
+        registration.deregister,
+        deregisterArgument(registration),
+      );
+    }
   }
 
   #endStream(route: StreamRoute): void {
@@ -561,9 +499,8 @@ export class Pool implements UpstreamHandler {
       clientSerial: 0,
       program,
       procedure,
-      kind: CallKind.Plain,
-      arg: 0,
       stream: undefined,
+      registration: undefined,
     });
     connection.inflight++;
     const frame = encodeMessage(
@@ -676,4 +613,30 @@ export class Pool implements UpstreamHandler {
       }
     }
   }
+}
+
+/** The header of a pending call, for an error reply to its client. */
+function pendingHeader(pending: PendingCall): Header {
+  return {
+    length: 0,
+    program: pending.program,
+    version: 1,
+    procedure: pending.procedure,
+    type: MessageType.CALL,
+    serial: pending.clientSerial,
+    status: 0,
+  };
+}
+
+/** The reply body of a registering call answered from a held registration. */
+function registrationReply(registration: Registration, procedure: number): Uint8Array | undefined {
+  if (registration.legacyEventId < 0) return encodeWords(registration.callbackId);
+  // CONNECT_DOMAIN_EVENT_REGISTER returns { int cb_registered }; REGISTER_ANY returns nothing.
+  return procedure === 105 ? encodeWords(1) : undefined;
+}
+
+/** The reply body of a deregistering call answered locally. */
+function deregistrationReply(registration: Registration): Uint8Array | undefined {
+  // CONNECT_DOMAIN_EVENT_DEREGISTER returns { int cb_registered }; the others return nothing.
+  return registration.deregister === 106 ? encodeWords(0) : undefined;
 }

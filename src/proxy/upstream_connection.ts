@@ -8,7 +8,7 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import type { Channel } from "../transport/channel.ts";
+import { type Channel, withDiagnostics } from "../transport/channel.ts";
 import {
   ErrorCode,
   ErrorDomain,
@@ -220,6 +220,7 @@ export class UpstreamConnection {
       }
     }
     if (this.#closeReason !== undefined) reason = this.#closeReason;
+    reason = withDiagnostics(reason, this.#channel);
     this.close(reason);
     handler.onClosed(this, reason);
   }
@@ -316,9 +317,10 @@ export class UpstreamConnection {
       }
       const n = await this.#channel.read(this.#reader.space());
       if (n === null) {
-        throw new UpstreamError(
+        throw new UpstreamError(withDiagnostics(
           `Upstream ${this.#options.label} closed the connection during the handshake`,
-        );
+          this.#channel,
+        ));
       }
       this.#reader.commit(n);
     }

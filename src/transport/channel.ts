@@ -18,6 +18,17 @@ export interface Channel {
   closeWrite(): Promise<void>;
   /** Closes both directions and releases the resources (child processes included). */
   close(): void;
+  /**
+   * What the transport has to say about a failure, e.g. the tail of an ssh child's stderr and its
+   * exit status ("Permission denied (publickey)."); "" or absent when nothing.
+   */
+  diagnostics?(): string;
+}
+
+/** `message`, followed by the channel's diagnostics when it has any. */
+export function withDiagnostics(message: string, channel: Channel | undefined): string {
+  const extra = channel?.diagnostics?.().trim();
+  return extra ? `${message}: ${extra}` : message;
 }
 
 /** Writes all of `data` to `channel`. */

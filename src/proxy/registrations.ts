@@ -1,0 +1,187 @@
+/**
+ * Event registrations of a shared pool. libvirtd keeps one callback per (connection, event,
+ * filter): a second identical registration on the same connection fails with "event callback
+ * already tracked" (src/conf/object_event.c). So, like libvirt's own client, the pool registers
+ * each distinct event once upstream and fans its events out to every client that asked for it;
+ * each client gets the daemon's callbackID (client-side callbackIDs are per connection, so sharing
+ * one is invisible to them), and the last client to leave deregisters upstream.
+ *
+ * @module
+ */
+
+import { HEADER_BYTES, Program } from "../wire/constants.ts";
+import { frameProcedure, frameProgram } from "../wire/header.ts";
+import { readFirstInt } from "../wire/message.ts";
+import { deregisterFor, isCallbackDeregister, LegacyEventProc } from "./events.ts";
+import type { PoolClient } from "./pool.ts";
+import type { UpstreamConnection } from "./upstream_connection.ts";
+
+/** What a CALL does to event registrations, read from its header and first argument. */
+export type RegistrationCall =
+  | { action: "register"; key: string; legacyEventId: number; deregister: number }
+  | { action: "deregister"; callbackId: number; legacyEventId: number };
+
+/** A client that asked to register while the same registration was on its way upstream. */
+export interface WaitingClient {
+  /** The client. */
+  client: PoolClient;
+  /** Its call's serial, for the reply. */
+  serial: number;
+}
+
+/** One registration upstream, shared by every client that asked for the same events. */
+export interface Registration {
+  /** The program, procedure and arguments of the registering call. */
+  readonly key: string;
+  /** Where it lives: its events arrive there and its deregistration must go there. */
+  readonly connection: UpstreamConnection;
+  /** Program of the registering call. */
+  readonly program: number;
+  /** The procedure that undoes it. */
+  readonly deregister: number;
+  /** VIR_DOMAIN_EVENT_ID_* for legacy registrations, -1 for callback-style ones. */
+  readonly legacyEventId: number;
+  /** The daemon's callbackID once confirmed (callback-style), else -1. */
+  callbackId: number;
+  /** Whether the daemon has confirmed it. */
+  confirmed: boolean;
+  /** Clients receiving its events. */
+  readonly clients: Set<PoolClient>;
+  /** Clients waiting for the daemon's answer to the registering call. */
+  waiting: WaitingClient[];
+}
+
+/** Classifies a CALL frame; undefined when it neither registers nor deregisters events. */
+export function classifyRegistrationCall(frame: Uint8Array): RegistrationCall | undefined {
+  const program = frameProgram(frame);
+  const procedure = frameProcedure(frame);
+  if (program === Program.REMOTE) {
+    switch (procedure) {
+      case LegacyEventProc.REGISTER:
+        return {
+          action: "register",
+          key: "legacy:0",
+          legacyEventId: 0,
+          deregister: LegacyEventProc.DEREGISTER,
+        };
+      case LegacyEventProc.REGISTER_ANY: {
+        const eventId = readFirstInt(frame) ?? 0;
+        return {
+          action: "register",
+          key: `legacy:${eventId}`,
+          legacyEventId: eventId,
+          deregister: LegacyEventProc.DEREGISTER_ANY,
+        };
+      }
+      case LegacyEventProc.DEREGISTER:
+        return { action: "deregister", callbackId: -1, legacyEventId: 0 };
+      case LegacyEventProc.DEREGISTER_ANY:
+        return { action: "deregister", callbackId: -1, legacyEventId: readFirstInt(frame) ?? 0 };
+    }
+  }
+  const deregister = deregisterFor(program, procedure);
+  if (deregister !== undefined) {
+    let key = `${program}:${procedure}:`;
+    for (let i = HEADER_BYTES; i < frame.length; i++) key += frame[i].toString(16).padStart(2, "0");
+    return { action: "register", key, legacyEventId: -1, deregister };
+  }
+  if (isCallbackDeregister(program, procedure)) {
+    return { action: "deregister", callbackId: readFirstInt(frame) ?? -1, legacyEventId: -1 };
+  }
+  return undefined;
+}
+
+/** The argument of the call that undoes `registration`, if it takes one. */
+export function deregisterArgument(registration: Registration): number | undefined {
+  if (registration.legacyEventId < 0) return registration.callbackId;
+  return registration.deregister === LegacyEventProc.DEREGISTER
+    ? undefined
+    : registration.legacyEventId;
+}
+
+/** The registrations of one pool, indexed the three ways routing needs. */
+export class Registrations {
+  readonly #byKey = new Map<string, Registration>();
+  readonly #byCallbackId = new Map<number, Registration>();
+  readonly #byLegacyEventId = new Map<number, Registration>();
+
+  /** Registrations known (confirmed or on their way). */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** The registration for a registering call's key. */
+  byKey(key: string): Registration | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /** The registration a deregistering call names. */
+  named(call: RegistrationCall & { action: "deregister" }): Registration | undefined {
+    return call.legacyEventId >= 0
+      ? this.#byLegacyEventId.get(call.legacyEventId)
+      : this.#byCallbackId.get(call.callbackId);
+  }
+
+  /** The registration an event with this callbackID belongs to. */
+  byCallbackId(id: number): Registration | undefined {
+    return this.#byCallbackId.get(id);
+  }
+
+  /** The legacy registration for a VIR_DOMAIN_EVENT_ID_*. */
+  byLegacyEventId(id: number): Registration | undefined {
+    return this.#byLegacyEventId.get(id);
+  }
+
+  /** Records a registration whose call is on its way upstream. */
+  begin(
+    call: RegistrationCall & { action: "register" },
+    connection: UpstreamConnection,
+    program: number,
+  ): Registration {
+    const registration: Registration = {
+      key: call.key,
+      connection,
+      program,
+      deregister: call.deregister,
+      legacyEventId: call.legacyEventId,
+      callbackId: -1,
+      confirmed: false,
+      clients: new Set(),
+      waiting: [],
+    };
+    this.#byKey.set(call.key, registration);
+    return registration;
+  }
+
+  /** The daemon confirmed `registration`; `callbackId` is from its reply (callback-style). */
+  confirm(registration: Registration, callbackId: number): void {
+    registration.confirmed = true;
+    registration.connection.callbacks++;
+    if (registration.legacyEventId >= 0) {
+      this.#byLegacyEventId.set(registration.legacyEventId, registration);
+    } else {
+      registration.callbackId = callbackId;
+      this.#byCallbackId.set(callbackId, registration);
+    }
+  }
+
+  /** Forgets `registration` (refused, deregistered, or its connection died). */
+  remove(registration: Registration): void {
+    if (this.#byKey.get(registration.key) === registration) this.#byKey.delete(registration.key);
+    if (!registration.confirmed) return;
+    registration.confirmed = false;
+    registration.connection.callbacks--;
+    if (registration.legacyEventId >= 0) {
+      if (this.#byLegacyEventId.get(registration.legacyEventId) === registration) {
+        this.#byLegacyEventId.delete(registration.legacyEventId);
+      }
+    } else if (this.#byCallbackId.get(registration.callbackId) === registration) {
+      this.#byCallbackId.delete(registration.callbackId);
+    }
+  }
+
+  /** Every registration living on `connection`. */
+  on(connection: UpstreamConnection): Registration[] {
+    return [...this.#byKey.values()].filter((r) => r.connection === connection);
+  }
+}
