@@ -4,12 +4,15 @@
  * @module
  */
 
-import { loadConfig } from "../config/load.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
 import { rootLogger } from "../log/logger.ts";
 import { Server } from "../proxy/server.ts";
 import { listenerSpecs } from "./specs.ts";
 
-/** Runs the proxy until SIGTERM or SIGINT; resolves to the exit status. */
+/**
+ * Runs the proxy until SIGTERM or SIGINT; resolves to the exit status. SIGHUP reloads the
+ * config: a valid one applies to new clients, an invalid one is logged and the old one stays.
+ */
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
   rootLogger.configure(config.log.level, config.log.format);
@@ -21,13 +24,39 @@ export async function serve(configPath: string): Promise<number> {
   });
   await server.start();
   rootLogger.info("virtmux started", { config: configPath, pid: Deno.pid });
+  let reloading = Promise.resolve();
+  Deno.addSignalListener("SIGHUP", () => {
+    reloading = reloading.then(() => reload(server, configPath));
+  });
   const signal = await new Promise<Deno.Signal>((resolve) => {
     for (const name of ["SIGTERM", "SIGINT"] as const) {
       Deno.addSignalListener(name, () => resolve(name));
     }
   });
   rootLogger.info("Signal received, draining", { signal });
+  await reloading;
   await server.shutdown();
   rootLogger.info("virtmux stopped");
   return 0;
+}
+
+/** Loads the config again and applies it, or logs why not and keeps the old one. */
+async function reload(server: Server, configPath: string): Promise<void> {
+  let config;
+  try {
+    config = await loadConfig(configPath);
+  } catch (error) {
+    const problems = error instanceof ConfigError ? error.message.split("\n") : [String(error)];
+    for (const problem of problems) rootLogger.error("Config reload rejected", { problem });
+    rootLogger.error("Keeping the previous config", { config: configPath });
+    return;
+  }
+  rootLogger.configure(config.log.level, config.log.format);
+  const problems = await server.reload(listenerSpecs(config), config.limits.maxClients);
+  for (const problem of problems) rootLogger.error("Config reload problem", { problem });
+  rootLogger.info("Config reloaded", {
+    config: configPath,
+    listeners: server.sockets.length,
+    problems: problems.length,
+  });
 }

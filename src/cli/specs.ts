@@ -4,8 +4,11 @@
  * @module
  */
 
-import type { Config, UpstreamConfig } from "../config/schema.ts";
+import type { Config, ListenerConfig, UpstreamConfig } from "../config/schema.ts";
+import { Policy, PROGRAM_NAMES } from "../proxy/policy.ts";
 import type { ListenerSpec, UpstreamSpec } from "../proxy/server.ts";
+import { Program } from "../wire/constants.ts";
+import { type ProcedureRef, resolveProcedureName } from "../wire/procedure_names.ts";
 
 /** The server's view of one upstream. */
 export function upstreamSpec(config: Config, upstream: UpstreamConfig): UpstreamSpec {
@@ -44,6 +47,26 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
       ),
       maxInflightPerClient: config.limits.maxInflightPerClient,
       maxClients: Math.min(listener.maxClients ?? Infinity, config.limits.maxClients),
+      programs: new Set([
+        Program.KEEPALIVE,
+        ...listener.programs.map((name) => PROGRAM_NAMES[name]),
+      ]),
+      policy: policyOf(listener),
+      timeouts: {
+        openMs: config.limits.openTimeoutMs,
+        frameMs: config.limits.frameTimeoutMs,
+        idleMs: config.limits.idleTimeoutMs,
+      },
     };
+  });
+}
+
+function policyOf(listener: ListenerConfig): Policy {
+  const resolve = (names: string[]): ProcedureRef[] =>
+    names.map((name) => resolveProcedureName(name)).filter((ref) => ref !== undefined);
+  return new Policy({
+    listener: listener.socket,
+    deny: resolve(listener.denyProcedures),
+    allow: resolve(listener.allowProcedures),
   });
 }

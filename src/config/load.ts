@@ -54,6 +54,7 @@ import {
   subTable,
   tableArray,
 } from "./_fields.ts";
+import { resolveProcedureName } from "../wire/procedure_names.ts";
 import { parseUri, UriError } from "../uri/uri.ts";
 import { type KeyPath, scanKeyPositions } from "./locate.ts";
 import {
@@ -183,6 +184,9 @@ function tomlReason(error: TomlError): string {
   return firstLine.replace(/^Invalid TOML document: /, "");
 }
 
+/** Program names a listener's `programs` may list. */
+const PROGRAM_NAMES = ["remote", "qemu", "lxc", "admin"];
+
 const TOP_LEVEL_KEYS = ["log", "limits", "upstream", "listen", "audit", "metrics"] as const;
 const LOG_KEYS = ["level", "format"];
 const LIMITS_KEYS = [
@@ -191,6 +195,9 @@ const LIMITS_KEYS = [
   "max_inflight_per_client",
   "connect_timeout",
   "shutdown_grace",
+  "open_timeout",
+  "frame_timeout",
+  "idle_timeout",
 ];
 const UPSTREAM_KEYS = [
   "name",
@@ -212,6 +219,8 @@ const LISTEN_KEYS = [
   "route_by_name",
   "allow_upstreams",
   "deny_procedures",
+  "allow_procedures",
+  "programs",
   "max_message_bytes",
   "max_clients",
 ];
@@ -271,6 +280,12 @@ function checkLimits(checker: Checker, section: Section | undefined): LimitsConf
       defaults.connectTimeoutMs,
     shutdownGraceMs: seconds(checker, section, "shutdown_grace", true, MAX_SECONDS) ??
       defaults.shutdownGraceMs,
+    openTimeoutMs: seconds(checker, section, "open_timeout", true, MAX_SECONDS) ??
+      defaults.openTimeoutMs,
+    frameTimeoutMs: seconds(checker, section, "frame_timeout", true, MAX_SECONDS) ??
+      defaults.frameTimeoutMs,
+    idleTimeoutMs: seconds(checker, section, "idle_timeout", true, MAX_SECONDS) ??
+      defaults.idleTimeoutMs,
   };
 }
 
@@ -384,8 +399,16 @@ function checkListeners(
       upstream: upstream ?? "",
       routeByName: boolean(checker, section, "route_by_name") ?? defaults.routeByName,
       allowUpstreams,
-      denyProcedures: stringArray(checker, section, "deny_procedures") ?? [],
+      denyProcedures: procedures(checker, section, "deny_procedures"),
+      allowProcedures: procedures(checker, section, "allow_procedures"),
+      programs: programs(checker, section) ?? [...defaults.programs],
     };
+    if (listener.routeByName) {
+      checker.report(
+        [...section.path, "route_by_name"],
+        `routing by the CONNECT_OPEN name is not built yet; set "route_by_name" to false`,
+      );
+    }
     const group = string(checker, section, "group");
     if (group === "") checker.report([...section.path, "group"], `"group" must not be empty`);
     if (group !== undefined) listener.group = group;
@@ -526,4 +549,33 @@ function messageBytes(checker: Checker, section: Section): number | undefined {
     MAX_MESSAGE_BYTES,
     MESSAGE_BYTES_RANGE,
   );
+}
+
+/** A list of procedure names, each checked against libvirt 9.0's procedure tables. */
+function procedures(checker: Checker, section: Section, key: string): string[] {
+  const names = stringArray(checker, section, key) ?? [];
+  names.forEach((name, index) => {
+    if (resolveProcedureName(name) === undefined) {
+      checker.report(
+        [...section.path, key, index],
+        `unknown procedure ${quote(name)} in ${quote(key)}: use libvirt's names, e.g. ` +
+          `"DOMAIN_DESTROY", "REMOTE_PROC_DOMAIN_DESTROY" or "virDomainDestroy"`,
+      );
+    }
+  });
+  return names;
+}
+
+/** The `programs` a listener accepts: names from "remote", "qemu", "lxc", "admin". */
+function programs(checker: Checker, section: Section): string[] | undefined {
+  const names = stringArray(checker, section, "programs");
+  names?.forEach((name, index) => {
+    if (!PROGRAM_NAMES.includes(name)) {
+      checker.report(
+        [...section.path, "programs", index],
+        `unknown program ${quote(name)} in "programs": use ${PROGRAM_NAMES.map(quote).join(", ")}`,
+      );
+    }
+  });
+  return names;
 }

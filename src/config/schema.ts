@@ -67,6 +67,27 @@ export interface LimitsConfig {
    * @default {5000}
    */
   shutdownGraceMs: number;
+  /**
+   * A client that sends no CONNECT_OPEN this long after connecting is closed, in ms
+   * (`open_timeout`, seconds; 0 turns it off).
+   *
+   * @default {30000}
+   */
+  openTimeoutMs: number;
+  /**
+   * A client that stalls this long in the middle of a frame (slowloris) is closed, in ms
+   * (`frame_timeout`, seconds; 0 turns it off).
+   *
+   * @default {30000}
+   */
+  frameTimeoutMs: number;
+  /**
+   * A client that sends nothing this long while it has no call outstanding is closed, in ms
+   * (`idle_timeout`, seconds). libvirt clients with keepalive ping every 5 s.
+   *
+   * @default {0} (off)
+   */
+  idleTimeoutMs: number;
 }
 
 /** One `[[upstream]]`: a libvirt daemon that clients reach through virtmux. */
@@ -159,6 +180,19 @@ export interface ListenerConfig {
    * @default {[]}
    */
   denyProcedures: string[];
+  /**
+   * When not empty, the only procedures allowed (besides those every client needs to connect:
+   * CONNECT_OPEN, CONNECT_CLOSE, AUTH_*, CONNECT_SUPPORTS_FEATURE, the close callback).
+   *
+   * @default {[]}
+   */
+  allowProcedures: string[];
+  /**
+   * RPC programs clients may use: "remote", "qemu", "lxc", "admin" (keepalive always).
+   *
+   * @default {["remote", "qemu", "lxc"]}
+   */
+  programs: string[];
   /** Largest frame on this socket, when stricter than `[limits]` (`max_message_bytes`). */
   maxMessageBytes?: number;
   /** Most clients at once on this socket, when stricter than `[limits]` (`max_clients`). */
@@ -237,7 +271,10 @@ export type UpstreamDefaults = Pick<
   | "keepaliveCount"
 >;
 /** Defaults of the optional keys of `[[listen]]`. */
-export type ListenerDefaults = Pick<ListenerConfig, "mode" | "readonly" | "routeByName">;
+export type ListenerDefaults = Pick<
+  ListenerConfig,
+  "mode" | "readonly" | "routeByName" | "programs"
+>;
 
 /** Defaults for every optional key. */
 export const DEFAULTS: {
@@ -255,6 +292,9 @@ export const DEFAULTS: {
     maxInflightPerClient: 32,
     connectTimeoutMs: 10_000,
     shutdownGraceMs: 5_000,
+    openTimeoutMs: 30_000,
+    frameTimeoutMs: 30_000,
+    idleTimeoutMs: 0,
   },
   upstream: {
     share: false,
@@ -264,7 +304,12 @@ export const DEFAULTS: {
     keepaliveIntervalMs: 5000,
     keepaliveCount: 5,
   },
-  listener: { mode: 0o660, readonly: false, routeByName: false },
+  listener: {
+    mode: 0o660,
+    readonly: false,
+    routeByName: false,
+    programs: ["remote", "qemu", "lxc"],
+  },
   audit: { enabled: false, path: "/var/log/virtmux/audit.jsonl" },
   metrics: { listen: "" },
 };

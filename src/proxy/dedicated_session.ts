@@ -29,8 +29,10 @@ import {
   readU32,
   writeU32,
 } from "../wire/header.ts";
+import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import { InflightCalls } from "./inflight.ts";
 import { OrderedWriter } from "./ordered_writer.ts";
+import type { Policy } from "./policy.ts";
 
 /** Options for {@linkcode DedicatedSession}. */
 export interface DedicatedSessionOptions {
@@ -46,6 +48,10 @@ export interface DedicatedSessionOptions {
   readonly?: boolean;
   /** Programs the client may use. */
   programs?: ReadonlySet<number>;
+  /** Procedures the client may call. */
+  policy?: Policy;
+  /** Client timeouts, checked by {@linkcode DedicatedSession.expired}. */
+  timeouts?: ClientTimeouts;
   /**
    * How long to wait for the upstream to finish after the client has closed its side, in ms.
    *
@@ -70,6 +76,7 @@ export class DedicatedSession {
   readonly #options: DedicatedSessionOptions;
   readonly #log: Logger;
   readonly #inflight: InflightCalls;
+  readonly #clock = new ClientClock();
   #upstreamChannel: Channel | undefined;
   #closed = false;
   #draining = false;
@@ -154,6 +161,12 @@ export class DedicatedSession {
     return this.#finished;
   }
 
+  /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
+  expired(now: number): string | undefined {
+    const timeouts = this.#options.timeouts;
+    return timeouts === undefined ? undefined : this.#clock.expired(now, timeouts, this.inflight);
+  }
+
   /** Client → upstream: check each frame, note calls, forward runs of frames in one write. */
   async #pumpClient(upstream: Channel): Promise<void> {
     const reader = new FrameReader({
@@ -181,6 +194,7 @@ export class DedicatedSession {
           return;
         }
         reader.commit(n);
+        this.#clock.read();
         // Frames returned between two reads lie back to back: forward each run in one write.
         let runStart = -1;
         let runEnd = -1;
@@ -206,6 +220,7 @@ export class DedicatedSession {
           return;
         }
         if (runStart >= 0) await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+        this.#clock.partial = reader.buffered > 0;
         if (this.#draining && inflight.size === 0) {
           this.close("shutting down");
           return;
@@ -278,6 +293,9 @@ export class DedicatedSession {
       }
       const program = frameProgram(frame);
       const procedure = frameProcedure(frame);
+      const denied = this.#options.policy?.refusal(program, procedure);
+      if (denied !== undefined) return { message: denied, code: ErrorCode.OPERATION_DENIED };
+      if (procedure === RemoteProc.CONNECT_OPEN) this.#clock.opened = true;
       if (
         this.#options.readonly && program === Program.REMOTE &&
         procedure === RemoteProc.CONNECT_OPEN && frame.length >= 32

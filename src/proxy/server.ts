@@ -10,9 +10,11 @@ import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
+import type { ClientTimeouts } from "./client_clock.ts";
+import type { Policy } from "./policy.ts";
 import { Pool } from "./pool.ts";
 import { SharedSession } from "./shared_session.ts";
-import { listenUnix, type UnixSocketListener } from "./unix_listener.ts";
+import { listenUnix, resolveGroup, type UnixSocketListener } from "./unix_listener.ts";
 
 /** An upstream daemon as the server needs it. */
 export interface UpstreamSpec {
@@ -54,6 +56,12 @@ export interface ListenerSpec {
   maxInflightPerClient: number;
   /** Most clients at once on this socket. */
   maxClients: number;
+  /** Programs its clients may use, KEEPALIVE included. */
+  programs: ReadonlySet<number>;
+  /** Procedures its clients may call. */
+  policy: Policy;
+  /** Client timeouts. */
+  timeouts: ClientTimeouts;
 }
 
 /** Options for {@linkcode Server}. */
@@ -76,29 +84,45 @@ interface Session {
   drain(): void;
   close(reason: string): void;
   finished(): Promise<void>;
+  expired(now: number): string | undefined;
   readonly closeReason: string;
+}
+
+/** A listening socket and the spec new clients get (replaced on reload). */
+interface ListenerRuntime {
+  spec: ListenerSpec;
+  socket: UnixSocketListener;
+  open: number;
+  accepting: Promise<void>;
 }
 
 /** A running proxy: call {@linkcode Server.start}, later {@linkcode Server.shutdown}. */
 export class Server {
   readonly #options: ServerOptions;
   readonly #log: Logger;
-  readonly #sockets: UnixSocketListener[] = [];
-  readonly #sessions = new Set<Session>();
+  readonly #listeners = new Map<string, ListenerRuntime>();
+  readonly #sessions = new Map<Session, ListenerRuntime>();
   readonly #pools = new Map<string, Pool>();
-  readonly #accepting: Promise<void>[] = [];
+  #maxClients: number;
   #nextClientId = 1;
   #stopping = false;
+  #sweep: ReturnType<typeof setInterval> | undefined;
 
   /** Prepares a server; nothing is opened until {@linkcode start}. */
   constructor(options: ServerOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#maxClients = options.maxClients;
   }
 
   /** Clients connected now. */
   get clientCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Socket paths served now. */
+  get sockets(): string[] {
+    return [...this.#listeners.keys()];
   }
 
   /**
@@ -107,26 +131,53 @@ export class Server {
    */
   async start(): Promise<void> {
     for (const spec of this.#options.listeners) {
-      let socket: UnixSocketListener;
       try {
-        socket = await listenUnix(spec.socket, {
-          mode: spec.mode,
-          group: spec.group,
-          logger: this.#log,
-        });
+        await this.#openListener(spec);
       } catch (error) {
-        this.#closeListeners();
+        for (const path of [...this.#listeners.keys()]) this.#closeListener(path);
         throw error;
       }
-      this.#sockets.push(socket);
-      this.#log.info("Listening", {
-        socket: spec.socket,
-        upstream: spec.upstream.name,
-        uri: spec.upstream.uri.text,
-        readonly: spec.readonly,
-      });
-      this.#accepting.push(this.#acceptLoop(socket, spec));
     }
+    this.#sweep = setInterval(() => this.#closeExpired(), 1000);
+    Deno.unrefTimer(this.#sweep);
+  }
+
+  /**
+   * Applies a new set of listeners and limits: new sockets open, removed ones stop accepting and
+   * disappear (their clients stay until they leave), and changed settings apply to clients that
+   * connect from now on. Resolves to the problems met, one line each (empty when none).
+   */
+  async reload(listeners: ListenerSpec[], maxClients: number): Promise<string[]> {
+    const problems: string[] = [];
+    this.#maxClients = maxClients;
+    const wanted = new Set(listeners.map((l) => l.socket));
+    for (const path of [...this.#listeners.keys()]) {
+      if (!wanted.has(path)) {
+        this.#closeListener(path);
+        this.#log.info("Listener removed", { socket: path });
+      }
+    }
+    for (const spec of listeners) {
+      const runtime = this.#listeners.get(spec.socket);
+      if (runtime === undefined) {
+        try {
+          await this.#openListener(spec);
+        } catch (error) {
+          problems.push(error instanceof Error ? error.message : String(error));
+        }
+        continue;
+      }
+      try {
+        if (spec.mode !== runtime.spec.mode) Deno.chmodSync(spec.socket, spec.mode);
+        if (spec.group !== undefined && spec.group !== runtime.spec.group) {
+          Deno.chownSync(spec.socket, null, resolveGroup(spec.group, spec.socket));
+        }
+      } catch (error) {
+        problems.push(error instanceof Error ? error.message : String(error));
+      }
+      runtime.spec = spec;
+    }
+    return problems;
   }
 
   /**
@@ -136,9 +187,11 @@ export class Server {
   async shutdown(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#closeListeners();
-    await Promise.allSettled(this.#accepting);
-    const sessions = [...this.#sessions];
+    clearInterval(this.#sweep);
+    const accepting = [...this.#listeners.values()].map((l) => l.accepting);
+    for (const path of [...this.#listeners.keys()]) this.#closeListener(path);
+    await Promise.allSettled(accepting);
+    const sessions = [...this.#sessions.keys()];
     this.#log.info("Shutting down", { clients: sessions.length });
     for (const session of sessions) session.drain();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -147,33 +200,62 @@ export class Server {
     });
     await Promise.race([Promise.all(sessions.map((s) => s.finished())), grace]);
     clearTimeout(timer);
-    for (const session of this.#sessions) session.close("shutdown grace period over");
+    for (const session of this.#sessions.keys()) session.close("shutdown grace period over");
     for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
   }
 
-  #closeListeners(): void {
-    for (const socket of this.#sockets) {
-      try {
-        socket.listener.close();
-      } catch { /* closed */ }
-      socket.remove();
-    }
-    this.#sockets.length = 0;
+  async #openListener(spec: ListenerSpec): Promise<void> {
+    const socket = await listenUnix(spec.socket, {
+      mode: spec.mode,
+      group: spec.group,
+      logger: this.#log,
+    });
+    const runtime: ListenerRuntime = { spec, socket, open: 0, accepting: Promise.resolve() };
+    this.#listeners.set(spec.socket, runtime);
+    runtime.accepting = this.#acceptLoop(runtime);
+    this.#log.info("Listening", {
+      socket: spec.socket,
+      upstream: spec.upstream.name,
+      uri: spec.upstream.uri.text,
+      share: spec.upstream.share,
+      readonly: spec.readonly,
+    });
   }
 
-  async #acceptLoop(socket: UnixSocketListener, spec: ListenerSpec): Promise<void> {
-    let open = 0;
+  #closeListener(path: string): void {
+    const runtime = this.#listeners.get(path);
+    if (runtime === undefined) return;
+    this.#listeners.delete(path);
     try {
-      for await (const conn of socket.listener) {
+      runtime.socket.listener.close();
+    } catch { /* closed */ }
+    runtime.socket.remove();
+  }
+
+  /** Closes the clients that outstayed a timeout; runs once a second. */
+  #closeExpired(): void {
+    const now = Date.now();
+    for (const [session, runtime] of this.#sessions) {
+      const reason = session.expired(now);
+      if (reason === undefined) continue;
+      this.#log.warning("Closing client: timeout", { listener: runtime.spec.socket, reason });
+      session.close(reason);
+    }
+  }
+
+  async #acceptLoop(runtime: ListenerRuntime): Promise<void> {
+    try {
+      for await (const conn of runtime.socket.listener) {
+        const spec = runtime.spec;
         const id = this.#nextClientId++;
         const log = this.#log.child({
           listener: spec.socket,
           client: id,
           upstream: spec.upstream.name,
         });
-        const full = this.#sessions.size >= this.#options.maxClients
-          ? this.#options.maxClients
-          : open >= spec.maxClients
+        const full = this.#sessions.size >= this.#maxClients
+          ? this.#maxClients
+          : runtime.open >= spec.maxClients
           ? spec.maxClients
           : 0;
         if (full > 0) {
@@ -193,6 +275,9 @@ export class Server {
             maxFrameBytes: spec.maxFrameBytes,
             maxInflight: spec.maxInflightPerClient,
             readonly: spec.readonly,
+            programs: spec.programs,
+            policy: spec.policy,
+            timeouts: spec.timeouts,
             poolFor: (name, flags) => this.#pool(spec, name, flags),
           })
           : new DedicatedSession(conn, this.#dial(spec, spec.readonly), {
@@ -201,20 +286,23 @@ export class Server {
             maxFrameBytes: spec.maxFrameBytes,
             maxInflight: spec.maxInflightPerClient,
             readonly: spec.readonly,
+            programs: spec.programs,
+            policy: spec.policy,
+            timeouts: spec.timeouts,
           });
-        this.#sessions.add(session);
-        open++;
+        this.#sessions.set(session, runtime);
+        runtime.open++;
         session.run().catch((error) => {
           log.error("Session failed", { error: String(error) });
         }).finally(() => {
           this.#sessions.delete(session);
-          open--;
+          runtime.open--;
           log.info("Client disconnected", { reason: session.closeReason });
         });
       }
     } catch (error) {
-      if (!this.#stopping) {
-        this.#log.error("Listener failed", { socket: spec.socket, error: String(error) });
+      if (!this.#stopping && this.#listeners.get(runtime.spec.socket) === runtime) {
+        this.#log.error("Listener failed", { socket: runtime.spec.socket, error: String(error) });
       }
     }
   }
@@ -232,7 +320,9 @@ export class Server {
   /** The pool for an open of `name` with `flags` through `spec`'s upstream, made on first use. */
   #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
     const upstream = spec.upstream;
-    const key = `${upstream.name}\0${name ?? ""}\0${flags}\0${spec.maxFrameBytes}`;
+    const key = [upstream.name, upstream.uri.text, name ?? "", flags, spec.maxFrameBytes].join(
+      "\0",
+    );
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new Pool({

@@ -29,7 +29,9 @@ import {
   PONG_FRAME,
   readFirstInt,
 } from "../wire/message.ts";
+import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import { OrderedWriter } from "./ordered_writer.ts";
+import type { Policy } from "./policy.ts";
 import type { Pool, PoolClient } from "./pool.ts";
 import { UpstreamError } from "./upstream_connection.ts";
 
@@ -52,6 +54,10 @@ export interface SharedSessionOptions {
   readonly: boolean;
   /** Programs the client may use. */
   programs?: ReadonlySet<number>;
+  /** Procedures the client may call. */
+  policy?: Policy;
+  /** Client timeouts, checked by {@linkcode SharedSession.expired}. */
+  timeouts?: ClientTimeouts;
   /** The pool serving an open of `name` with `flags`. */
   poolFor: (name: string | null, flags: number) => Pool;
 }
@@ -65,6 +71,7 @@ export class SharedSession implements PoolClient {
   readonly #options: SharedSessionOptions;
   readonly #log: Logger;
   #pool: Pool | undefined;
+  readonly #clock = new ClientClock();
   #inflight = 0;
   #wake: (() => void) | undefined;
   #closed = false;
@@ -96,6 +103,12 @@ export class SharedSession implements PoolClient {
   /** Resolves when the session has closed. */
   finished(): Promise<void> {
     return this.#finished;
+  }
+
+  /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
+  expired(now: number): string | undefined {
+    const timeouts = this.#options.timeouts;
+    return timeouts === undefined ? undefined : this.#clock.expired(now, timeouts, this.#inflight);
   }
 
   /** Writes a frame from the pool to the client. */
@@ -157,6 +170,7 @@ export class SharedSession implements PoolClient {
           break;
         }
         reader.commit(n);
+        this.#clock.read();
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
@@ -174,11 +188,12 @@ export class SharedSession implements PoolClient {
             await this.#error(
               error.header,
               `virtmux refused a frame: ${error.message}`,
-              ErrorCode.RPC,
+              error.code,
             ).catch(() => {});
           }
           this.close(`invalid frame: ${error.message}`);
         }
+        this.#clock.partial = reader.buffered > 0;
         if (this.#draining && this.#inflight === 0) this.close("shutting down");
       }
     } catch (error) {
@@ -215,6 +230,10 @@ export class SharedSession implements PoolClient {
     if (this.#draining) {
       return this.#error(readHeader(frame), "virtmux is shutting down", ErrorCode.RPC);
     }
+    const denied = this.#options.policy?.refusal(program, frameProcedure(frame));
+    if (denied !== undefined) {
+      return this.#error(readHeader(frame), denied, ErrorCode.OPERATION_DENIED);
+    }
     if (program === Program.REMOTE) {
       switch (frameProcedure(frame)) {
         case RemoteProc.AUTH_LIST:
@@ -231,6 +250,7 @@ export class SharedSession implements PoolClient {
           break;
         }
         case RemoteProc.CONNECT_OPEN:
+          this.#clock.opened = true;
           return this.#open(frame);
         case RemoteProc.CONNECT_CLOSE:
           this.#pool?.detach(this);

@@ -6,6 +6,7 @@
  */
 
 import {
+  ErrorCode,
   HEADER_BYTES,
   MAX_FRAME_BYTES,
   MessageStatus,
@@ -71,13 +72,16 @@ export class FrameError extends Error {
   readonly length: number;
   /** The header, present when 28 bytes were read and they form an answerable CALL. */
   readonly header: Header | undefined;
+  /** The libvirt error code for the reply: VIR_ERR_OPERATION_DENIED for a refused program. */
+  readonly code: number;
 
   /** Makes an error for a frame of `length` bytes; `header` when it can be answered. */
-  constructor(message: string, length: number, header?: Header) {
+  constructor(message: string, length: number, header?: Header, code: number = ErrorCode.RPC) {
     super(message);
     this.name = "FrameError";
     this.length = length;
     this.header = header;
+    this.code = code;
   }
 }
 

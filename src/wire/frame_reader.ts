@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HEADER_BYTES, LENGTH_BYTES } from "./constants.ts";
+import { ErrorCode, HEADER_BYTES, LENGTH_BYTES, Program } from "./constants.ts";
 import { readU32 } from "./header.ts";
 import {
   answerableHeader,
@@ -16,6 +16,8 @@ import {
   type FrameLimits,
   resolveLimits,
 } from "./frame_check.ts";
+
+const KNOWN_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
 
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions extends FrameLimits {
@@ -175,10 +177,14 @@ export class FrameReader {
         this.#limits.direction,
       );
       if (headerProblem !== undefined) {
+        const program = readU32(this.#buf, this.#start + 4);
         throw new FrameError(
           headerProblem,
           length,
           answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
+          KNOWN_PROGRAMS.has(program) && !this.#limits.programs.has(program)
+            ? ErrorCode.OPERATION_DENIED
+            : ErrorCode.RPC,
         );
       }
       this.#checkedLength = length;

@@ -1,0 +1,87 @@
+/**
+ * A listener's procedure policy, decided from a frame's header alone (program and procedure).
+ * The daemon never sees a refused call; the client gets VIR_ERR_OPERATION_DENIED naming the
+ * listener and the procedure. Which programs a listener accepts is checked earlier, with the
+ * frame (src/wire/frame_check.ts).
+ *
+ * @module
+ */
+
+import { Program, RemoteProc } from "../wire/constants.ts";
+import { procedureName, type ProcedureRef } from "../wire/procedure_names.ts";
+
+/** What a listener allows. */
+export interface PolicyOptions {
+  /** The listener's socket path, named in refusals. */
+  listener: string;
+  /** Procedures refused. */
+  deny: readonly ProcedureRef[];
+  /** When non-empty, only these procedures (and the connection-level ones) are allowed. */
+  allow: readonly ProcedureRef[];
+}
+
+/** Calls every client needs to connect at all; an allow list always includes them. */
+const CONNECTION_PROCEDURES: readonly number[] = [
+  RemoteProc.CONNECT_OPEN,
+  RemoteProc.CONNECT_CLOSE,
+  RemoteProc.AUTH_LIST,
+  RemoteProc.CONNECT_SUPPORTS_FEATURE,
+  RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK,
+  RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK,
+  67, // AUTH_SASL_INIT
+  68, // AUTH_SASL_START
+  69, // AUTH_SASL_STEP
+  70, // AUTH_POLKIT
+];
+
+/** One integer per (program, procedure), so a lookup per call allocates nothing. */
+function key(program: number, procedure: number): number {
+  const index = program === Program.REMOTE
+    ? 0
+    : program === Program.QEMU
+    ? 1
+    : program === Program.LXC
+    ? 2
+    : program === Program.ADMIN
+    ? 3
+    : 4;
+  return index * 0x1000000 + (procedure & 0xffffff);
+}
+
+/**
+ * A compiled policy. {@linkcode Policy.refusal} is called for every CALL and costs one or two
+ * set lookups.
+ */
+export class Policy {
+  readonly #listener: string;
+  readonly #deny: ReadonlySet<number>;
+  readonly #allow: ReadonlySet<number> | undefined;
+
+  /** Compiles `options`. */
+  constructor(options: PolicyOptions) {
+    this.#listener = options.listener;
+    this.#deny = new Set(options.deny.map((p) => key(p.program, p.procedure)));
+    this.#allow = options.allow.length === 0 ? undefined : new Set([
+      ...options.allow.map((p) => key(p.program, p.procedure)),
+      ...CONNECTION_PROCEDURES.map((procedure) => key(Program.REMOTE, procedure)),
+    ]);
+  }
+
+  /** Why a CALL of `procedure` in `program` is refused, or undefined when it is allowed. */
+  refusal(program: number, procedure: number): string | undefined {
+    const k = key(program, procedure);
+    if (this.#deny.has(k) || (this.#allow !== undefined && !this.#allow.has(k))) {
+      return `Procedure ${procedureName(program, procedure)} is denied by the policy of ` +
+        `listener "${this.#listener}"`;
+    }
+    return undefined;
+  }
+}
+
+/** Program names accepted in a listener's `programs` list; KEEPALIVE is always allowed. */
+export const PROGRAM_NAMES: Readonly<Record<string, number>> = {
+  remote: Program.REMOTE,
+  qemu: Program.QEMU,
+  lxc: Program.LXC,
+  admin: Program.ADMIN,
+};
