@@ -17,6 +17,7 @@ export const APT_PACKAGES = [
   "openssh-client",
   "socat",
   "openssl",
+  "netcat-openbsd",
 ];
 
 /** The command that installs {@linkcode APT_PACKAGES}. */
@@ -42,6 +43,7 @@ export const REQUIREMENTS: Requirement[] = [
   { name: "sshd", probe: ["/usr/sbin/sshd", "-V"] },
   { name: "ssh", probe: ["ssh", "-V"] },
   { name: "ssh-keygen", probe: ["sh", "-c", "command -v ssh-keygen"] },
+  { name: "nc", probe: ["sh", "-c", "command -v nc"] },
 ];
 
 /** Test counts from deno test's summary line. */
