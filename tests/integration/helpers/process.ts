@@ -161,11 +161,17 @@ export function spawnProcess(command: string, options: SpawnOptions = {}): Spawn
 }
 
 async function pumpToFile(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
+  // Written chunk by chunk (pipeTo buffers until the stream ends), so logs are readable live.
   const file = await Deno.open(path, { write: true, create: true, append: true });
   try {
-    await stream.pipeTo(file.writable);
+    for await (const chunk of stream) {
+      let written = 0;
+      while (written < chunk.length) written += await file.write(chunk.subarray(written));
+    }
   } catch {
-    // The file is closed by pipeTo either way; a broken pipe only ends the log early.
+    // A broken pipe only ends the log early.
+  } finally {
+    file.close();
   }
 }
 
