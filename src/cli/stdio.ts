@@ -67,5 +67,6 @@ export async function stdio(options: StdioOptions): Promise<number> {
     },
   );
   await session.run();
-  return 0;
+  // The client saw the reason in its error reply; the exit status tells a shell (ssh bastion ...).
+  return session.connected ? 0 : 1;
 }

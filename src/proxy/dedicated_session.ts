@@ -140,6 +140,22 @@ export class DedicatedSession {
     if (this.#inflight.size === 0) this.close("shutting down");
   }
 
+  /** True once the upstream connection was made. */
+  get connected(): boolean {
+    return this.#upstreamChannel !== undefined;
+  }
+
+  /** Answers every outstanding call with an error saying `message`, then closes. */
+  async expire(message: string): Promise<void> {
+    if (this.#closed) return;
+    try {
+      for (const header of this.#inflight.takeAll()) {
+        await this.#answer(header, message, ErrorCode.RPC);
+      }
+    } catch { /* the client is gone */ }
+    this.close(message);
+  }
+
   /** Closes both connections at once; pending calls get no reply. */
   close(reason: string): void {
     if (this.#closed) return;

@@ -187,23 +187,34 @@ export class Pool implements UpstreamHandler {
 
   /**
    * Detaches a client that closed or left: registrations it was the last user of are undone
-   * upstream, its streams forgotten, and replies still due to it dropped.
+   * upstream, its streams forgotten, and replies still due to it dropped. Returns the headers of
+   * the calls it had outstanding, for the caller to answer if it can.
    */
-  detach(client: PoolClient): void {
+  detach(client: PoolClient): Header[] {
     const state = this.#clients.get(client);
-    if (state === undefined) return;
+    if (state === undefined) return [];
     this.#clients.delete(client);
     for (const registration of state.registrations) this.#leave(registration, client);
     for (const route of state.streams.values()) this.#endStream(route);
+    const unanswered: Header[] = [];
     for (const connectionState of this.#state.values()) {
       for (const pending of connectionState.pending.values()) {
-        if (pending.client === client) pending.client = undefined;
-        const waiting = pending.registration?.waiting;
-        if (waiting?.some((w) => w.client === client)) {
-          pending.registration!.waiting = waiting.filter((w) => w.client !== client);
+        if (pending.client === client) {
+          pending.client = undefined;
+          unanswered.push(pendingHeader(pending));
+        }
+        const registration = pending.registration;
+        if (registration?.waiting.some((w) => w.client === client)) {
+          for (const waiter of registration.waiting) {
+            if (waiter.client === client) {
+              unanswered.push({ ...pendingHeader(pending), serial: waiter.serial });
+            }
+          }
+          registration.waiting = registration.waiting.filter((w) => w.client !== client);
         }
       }
     }
+    return unanswered;
   }
 
   /**

@@ -85,6 +85,7 @@ interface Session {
   close(reason: string): void;
   finished(): Promise<void>;
   expired(now: number): string | undefined;
+  expire(message: string): Promise<void>;
   readonly closeReason: string;
 }
 
@@ -200,7 +201,11 @@ export class Server {
     });
     await Promise.race([Promise.all(sessions.map((s) => s.finished())), grace]);
     clearTimeout(timer);
-    for (const session of this.#sessions.keys()) session.close("shutdown grace period over");
+    await Promise.all(
+      [...this.#sessions.keys()].map((session) =>
+        session.expire("virtmux is shutting down: the grace period for outstanding calls is over")
+      ),
+    );
     for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
   }
 

@@ -131,6 +131,17 @@ export class SharedSession implements PoolClient {
     if (this.#inflight === 0) this.close("shutting down");
   }
 
+  /** Answers every outstanding call with an error saying `message`, then closes. */
+  async expire(message: string): Promise<void> {
+    if (this.#closed) return;
+    const pending = this.#pool?.detach(this) ?? [];
+    this.#pool = undefined;
+    try {
+      for (const header of pending) await this.#error(header, message, ErrorCode.RPC);
+    } catch { /* the client is gone */ }
+    this.close(message);
+  }
+
   /** Closes the client and detaches it from its pool. */
   close(reason: string): void {
     if (this.#closed) return;
