@@ -60,8 +60,11 @@ export interface DedicatedSessionOptions {
   lingerMs?: number;
 }
 
-/** Reports whether a CALL is answered by the proxy instead of forwarded, and with what. */
-type Refusal = { message: string; code: number } | undefined;
+/**
+ * What becomes of a client frame: forwarded (undefined), answered by the proxy with an error, or
+ * dropped (stream data after the upstream has gone).
+ */
+type Verdict = { message: string; code: number } | "drop" | undefined;
 
 /**
  * Relays one client over one upstream connection.
@@ -82,6 +85,10 @@ export class DedicatedSession {
   #draining = false;
   /** The client has closed its side: the upstream's end that follows is expected. */
   #clientEnded = false;
+  /** The client sent CONNECT_CLOSE: the daemon closing the connection next is expected too. */
+  #clientClosing = false;
+  /** Set when the upstream ended with no call outstanding: the client's next calls get it. */
+  #upstreamGone: string | undefined;
   #closeReason = "";
   #done: () => void = () => {};
   readonly #finished: Promise<void>;
@@ -117,6 +124,7 @@ export class DedicatedSession {
       this.#log.warning("Upstream connection failed", { error: message });
       await refuseClient(this.#client, message, { logger: this.#log });
       this.#closed = true;
+      this.#closeReason = "upstream unreachable";
       this.#done();
       return;
     }
@@ -214,28 +222,33 @@ export class DedicatedSession {
         // Frames returned between two reads lie back to back: forward each run in one write.
         let runStart = -1;
         let runEnd = -1;
+        let refused = false;
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
-            const refusal = this.#inspectCall(frame);
-            if (refusal === undefined) {
+            const verdict = this.#inspect(frame);
+            if (verdict === undefined) {
               if (runStart < 0) runStart = frame.byteOffset;
               runEnd = frame.byteOffset + frame.length;
               continue;
             }
-            if (runStart >= 0) {
-              await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
-              runStart = -1;
-            }
-            await this.#answer(readHeader(frame), refusal.message, refusal.code);
+            if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
+            runStart = -1;
+            if (verdict === "drop") continue;
+            refused = true;
+            await this.#answer(readHeader(frame), verdict.message, verdict.code);
           }
         } catch (error) {
           if (!(error instanceof FrameError)) throw error;
-          if (runStart >= 0) await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+          if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
           await this.#rejectFrame(error);
           return;
         }
-        if (runStart >= 0) await writeRest(upstream, viewOf(space, runStart, runEnd), 0);
+        if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
+        if (refused && this.#upstreamGone !== undefined) {
+          this.close(this.#upstreamGone); // the client has its answer
+          return;
+        }
         this.#clock.partial = reader.buffered > 0;
         if (this.#draining && inflight.size === 0) {
           this.close("shutting down");
@@ -297,12 +310,27 @@ export class DedicatedSession {
     }
   }
 
+  /** Writes a run of client frames upstream; a failure there is the upstream's, not the client's. */
+  async #forward(upstream: Channel, bytes: Uint8Array): Promise<void> {
+    if (this.#upstreamGone !== undefined || this.#closed) return;
+    try {
+      await writeRest(upstream, bytes, 0);
+    } catch (error) {
+      await this.#upstreamLost(`failed: ${describeError(error)}`);
+    }
+  }
+
   /**
    * Looks at a client frame's header: records calls, patches the read-only flag into
-   * CONNECT_OPEN, and says whether the proxy must answer it itself.
+   * CONNECT_OPEN, and says whether the proxy must answer or drop it instead of forwarding it.
    */
-  #inspectCall(frame: Uint8Array): Refusal {
+  #inspect(frame: Uint8Array): Verdict {
     const type = frameType(frame);
+    if (this.#upstreamGone !== undefined) {
+      return type === MessageType.CALL || type === MessageType.CALL_WITH_FDS
+        ? { message: this.#upstreamGone, code: ErrorCode.RPC }
+        : "drop";
+    }
     if (type === MessageType.CALL) {
       if (this.#draining) {
         return { message: "virtmux is shutting down", code: ErrorCode.RPC };
@@ -312,6 +340,9 @@ export class DedicatedSession {
       const denied = this.#options.policy?.refusal(program, procedure);
       if (denied !== undefined) return { message: denied, code: ErrorCode.OPERATION_DENIED };
       if (procedure === RemoteProc.CONNECT_OPEN) this.#clock.opened = true;
+      if (program === Program.REMOTE && procedure === RemoteProc.CONNECT_CLOSE) {
+        this.#clientClosing = true;
+      }
       if (
         this.#options.readonly && program === Program.REMOTE &&
         procedure === RemoteProc.CONNECT_OPEN && frame.length >= 32
@@ -358,11 +389,14 @@ export class DedicatedSession {
     this.close(`invalid frame: ${error.message}`);
   }
 
-  /** The upstream went away: answer every outstanding call, then close the session. */
+  /**
+   * The upstream went away: answer every outstanding call and close the session; with none
+   * outstanding, keep the client a moment so that its next call gets the reason, not a bare EOF.
+   */
   async #upstreamLost(cause: string): Promise<void> {
-    if (this.#closed) return;
-    if (this.#clientEnded && this.#inflight.size === 0) {
-      this.close("client closed the connection");
+    if (this.#closed || this.#upstreamGone !== undefined) return;
+    if ((this.#clientEnded || this.#clientClosing) && this.#inflight.size === 0) {
+      this.close("client closed the connection"); // the daemon follows the client's lead
       return;
     }
     const calls = this.#inflight.takeAll();
@@ -370,11 +404,20 @@ export class DedicatedSession {
       `Upstream ${this.#options.upstreamLabel} ${cause}`,
       this.#upstreamChannel,
     );
-    if (calls.length > 0) {
-      this.#log.warning("Upstream lost with calls outstanding", { cause, calls: calls.length });
-    } else {
+    try {
+      this.#upstreamChannel?.close();
+    } catch { /* closed */ }
+    if (calls.length === 0) {
       this.#log.info("Upstream closed", { cause });
+      this.#upstreamGone = message;
+      const timer = setTimeout(
+        () => this.close(`upstream ${cause}`),
+        this.#options.lingerMs ?? 5000,
+      );
+      void this.#finished.then(() => clearTimeout(timer));
+      return;
     }
+    this.#log.warning("Upstream lost with calls outstanding", { cause, calls: calls.length });
     try {
       for (const header of calls) await this.#answer(header, message, ErrorCode.RPC);
     } catch { /* the client is gone too */ }
@@ -398,7 +441,7 @@ export class DedicatedSession {
   /** A read or write failed: log it unless the session was closing anyway, then close. */
   #failed(side: "client" | "upstream", error: unknown): void {
     if (this.#closed) return;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     if (side === "upstream") {
       void this.#upstreamLost(`failed: ${message}`);
       return;
@@ -415,6 +458,12 @@ export class DedicatedSession {
 
 /** Every program, for frames from a daemon (which only answers what a client asked for). */
 const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
+
+/** An error's message without the documentation link some TLS errors end with. */
+function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/: https?:\/\/\S+$/, "");
+}
 
 /** The bytes from `start` to `end` of the buffer behind `space` (frames are views of it). */
 function viewOf(space: Uint8Array, start: number, end: number): Uint8Array {
