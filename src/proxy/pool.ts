@@ -92,6 +92,8 @@ interface PendingCall {
   stream: StreamRoute | undefined;
   /** The event registration this call makes. */
   registration: Registration | undefined;
+  /** The event registration this call undoes. */
+  leaving: Registration | undefined;
 }
 
 interface StreamRoute {
@@ -131,6 +133,8 @@ export class Pool implements UpstreamHandler {
   readonly #clients = new Map<PoolClient, ClientState>();
   readonly #registrations = new Registrations();
   readonly #waiters: Waiter[] = [];
+  /** Connections the pool itself closes (idle, shutdown): their end loses no client. */
+  readonly #retiring = new WeakSet<UpstreamConnection>();
   #opening: Promise<UpstreamConnection> | undefined;
   #openingCount = 0;
   #backoffMs = 0;
@@ -231,11 +235,16 @@ export class Pool implements UpstreamHandler {
     const clientSerial = frameSerial(frame);
     let connection: UpstreamConnection | undefined;
     let registration: Registration | undefined;
+    let leaving: Registration | undefined;
     const call = classifyRegistrationCall(frame);
 
     if (call?.action === "register") {
-      const held = this.#registrations.byKey(call.key);
-      if (held !== undefined && !held.connection.closed) {
+      let held = this.#registrations.byKey(call.key);
+      while (held?.leaving !== undefined) {
+        await held.leaving; // a deregistration of the same events is on its way: let it land
+        held = this.#registrations.byKey(call.key);
+      }
+      if (held !== undefined && !held.connection?.closed) {
         if (!held.confirmed) {
           held.waiting.push({ client, serial: clientSerial }); // answered with the daemon's reply
           return;
@@ -244,6 +253,7 @@ export class Pool implements UpstreamHandler {
         state.registrations.add(held);
         return client.deliver(encodeOkReply(frame, registrationReply(held, procedure)));
       }
+      registration = this.#registrations.begin(call, program, procedure);
     } else if (call?.action === "deregister") {
       const held = this.#registrations.named(call);
       if (held === undefined || !held.clients.has(client)) {
@@ -261,22 +271,35 @@ export class Pool implements UpstreamHandler {
         // Others still use it: the daemon keeps it; this client just stops getting its events.
         return client.deliver(encodeOkReply(frame, deregistrationReply(held)));
       }
-      this.#registrations.remove(held);
+      this.#registrations.beginLeaving(held);
+      leaving = held;
       connection = held.connection; // the last user's call undoes it where it lives
     }
 
-    if (connection === undefined || connection.closed) {
-      connection = await this.#acquire(isStreamProcedure(program, procedure));
-    } else {
-      connection.inflight++;
+    let connectionState: ConnectionState | undefined;
+    try {
+      if (connection !== undefined && !connection.closed) {
+        connection.inflight++;
+        connectionState = this.#state.get(connection);
+      }
+      // A connection can die while a call waits for it: take another (a few times at most).
+      for (let tries = 0; connectionState === undefined; tries++) {
+        if (tries === 3) {
+          throw new UpstreamError(`Upstream ${this.#options.label} keeps closing the connection`);
+        }
+        connection = await this.#acquire(isStreamProcedure(program, procedure));
+        connectionState = this.#state.get(connection);
+      }
+    } catch (error) {
+      if (registration !== undefined) this.#abandon(registration, error);
+      if (leaving !== undefined) this.#registrations.remove(leaving);
+      throw error;
     }
-    const connectionState = this.#state.get(connection)!;
+    connection = connection!;
+    if (registration !== undefined) registration.connection = connection;
     const serial = connection.allocateSerial((s) =>
       connectionState.pending.has(s) || connectionState.streams.has(s)
     );
-    if (call?.action === "register") {
-      registration = this.#registrations.begin(call, connection, program);
-    }
     let stream: StreamRoute | undefined;
     if (isStreamProcedure(program, procedure)) {
       // Routed from now on: data may follow the reply at once.
@@ -299,6 +322,7 @@ export class Pool implements UpstreamHandler {
       procedure,
       stream,
       registration,
+      leaving,
     });
     patchSerial(frame, serial);
     try {
@@ -378,6 +402,11 @@ export class Pool implements UpstreamHandler {
       }
       this.#registrations.remove(registration);
     }
+    if (!this.#retiring.has(connection) && this.#connections.length === 0) {
+      // The pool lost its last connection to a failure: every client sees the daemon go, as it
+      // would on its own connection (its close callback fires), not just those with state there.
+      for (const client of this.#clients.keys()) affected.add(client);
+    }
     if (state.pending.size > 0 || affected.size > 0) {
       this.#log.warning("Upstream connection lost", {
         connection: connection.id,
@@ -398,7 +427,10 @@ export class Pool implements UpstreamHandler {
   /** Closes every connection: the proxy is stopping. */
   close(reason: string): void {
     clearInterval(this.#idleTimer);
-    for (const connection of [...this.#connections]) connection.close(reason);
+    for (const connection of [...this.#connections]) {
+      this.#retiring.add(connection);
+      connection.close(reason);
+    }
   }
 
   #onReply(
@@ -416,6 +448,7 @@ export class Pool implements UpstreamHandler {
       ? pending.client
       : undefined;
     if (!ok && pending.stream !== undefined) this.#endStream(pending.stream);
+    if (pending.leaving !== undefined) this.#registrations.remove(pending.leaving);
     const deliveries: Promise<void>[] = [];
     const registration = pending.registration;
     if (registration !== undefined) {
@@ -470,17 +503,40 @@ export class Pool implements UpstreamHandler {
     if (registration.clients.size === 0 && registration.confirmed) this.#undo(registration);
   }
 
-  /** Forgets a registration and deregisters it upstream. */
+  /** Deregisters a registration upstream; its key stays taken until the daemon answers. */
   #undo(registration: Registration): void {
-    this.#registrations.remove(registration);
-    if (!registration.connection.closed) {
-      this.#callOwn(
-        registration.connection,
-        registration.program,
-        registration.deregister,
-        deregisterArgument(registration),
-      );
+    const connection = registration.connection;
+    if (connection === undefined || connection.closed) {
+      this.#registrations.remove(registration);
+      return;
     }
+    this.#registrations.beginLeaving(registration);
+    this.#callOwn(
+      connection,
+      registration.program,
+      registration.deregister,
+      deregisterArgument(registration),
+      registration,
+    );
+  }
+
+  /** A registering call never reached the daemon: its waiters get the error too. */
+  #abandon(registration: Registration, error: unknown): void {
+    this.#registrations.remove(registration);
+    const message = error instanceof Error ? error.message : String(error);
+    for (const waiter of registration.waiting) {
+      if (!this.#clients.has(waiter.client)) continue;
+      void waiter.client.deliver(encodeErrorReply({
+        length: 0,
+        program: registration.program,
+        version: 1,
+        procedure: registration.procedure,
+        type: MessageType.CALL,
+        serial: waiter.serial,
+        status: 0,
+      }, message)).catch(() => {});
+    }
+    registration.waiting = [];
   }
 
   #endStream(route: StreamRoute): void {
@@ -501,6 +557,7 @@ export class Pool implements UpstreamHandler {
     program: number,
     procedure: number,
     argument: number | undefined,
+    leaving?: Registration,
   ): void {
     const state = this.#state.get(connection);
     if (state === undefined) return;
@@ -512,6 +569,7 @@ export class Pool implements UpstreamHandler {
       procedure,
       stream: undefined,
       registration: undefined,
+      leaving,
     });
     connection.inflight++;
     const frame = encodeMessage(
@@ -620,6 +678,7 @@ export class Pool implements UpstreamHandler {
         connection.inflight === 0 && connection.streams === 0 && connection.callbacks === 0 &&
         now - connection.idleSince >= this.#options.idleMs
       ) {
+        this.#retiring.add(connection);
         connection.close(`idle for ${Math.round(this.#options.idleMs / 1000)} s`);
       }
     }

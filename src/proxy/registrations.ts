@@ -33,10 +33,15 @@ export interface WaitingClient {
 export interface Registration {
   /** The program, procedure and arguments of the registering call. */
   readonly key: string;
-  /** Where it lives: its events arrive there and its deregistration must go there. */
-  readonly connection: UpstreamConnection;
+  /**
+   * Where it lives: its events arrive there and its deregistration must go there. Undefined while
+   * the registering call waits for a connection.
+   */
+  connection: UpstreamConnection | undefined;
   /** Program of the registering call. */
   readonly program: number;
+  /** Procedure of the registering call. */
+  readonly procedure: number;
   /** The procedure that undoes it. */
   readonly deregister: number;
   /** VIR_DOMAIN_EVENT_ID_* for legacy registrations, -1 for callback-style ones. */
@@ -49,6 +54,13 @@ export interface Registration {
   readonly clients: Set<PoolClient>;
   /** Clients waiting for the daemon's answer to the registering call. */
   waiting: WaitingClient[];
+  /**
+   * Set while its deregistration is on the way: a new registration of the same events must wait
+   * for it, or the daemon (which may run the two calls in any order) could refuse it.
+   */
+  leaving: Promise<void> | undefined;
+  /** Resolves {@linkcode Registration.leaving}. */
+  left: () => void;
 }
 
 /** Classifies a CALL frame; undefined when it neither registers nor deregisters events. */
@@ -132,22 +144,28 @@ export class Registrations {
     return this.#byLegacyEventId.get(id);
   }
 
-  /** Records a registration whose call is on its way upstream. */
+  /**
+   * Records a registration before its call goes upstream (before any wait), so that clients
+   * asking for the same events meanwhile queue behind it instead of registering again.
+   */
   begin(
     call: RegistrationCall & { action: "register" },
-    connection: UpstreamConnection,
     program: number,
+    procedure: number,
   ): Registration {
     const registration: Registration = {
       key: call.key,
-      connection,
+      connection: undefined,
       program,
+      procedure,
       deregister: call.deregister,
       legacyEventId: call.legacyEventId,
       callbackId: -1,
       confirmed: false,
       clients: new Set(),
       waiting: [],
+      leaving: undefined,
+      left: () => {},
     };
     this.#byKey.set(call.key, registration);
     return registration;
@@ -155,6 +173,7 @@ export class Registrations {
 
   /** The daemon confirmed `registration`; `callbackId` is from its reply (callback-style). */
   confirm(registration: Registration, callbackId: number): void {
+    if (registration.connection === undefined) return;
     registration.confirmed = true;
     registration.connection.callbacks++;
     if (registration.legacyEventId >= 0) {
@@ -165,12 +184,26 @@ export class Registrations {
     }
   }
 
+  /**
+   * Its last user is leaving: events stop being routed to it, and the key stays taken until
+   * {@linkcode Registrations.remove} (when the daemon has answered the deregistration).
+   */
+  beginLeaving(registration: Registration): void {
+    this.#unindex(registration);
+    registration.leaving = new Promise((resolve) => registration.left = resolve);
+  }
+
   /** Forgets `registration` (refused, deregistered, or its connection died). */
   remove(registration: Registration): void {
     if (this.#byKey.get(registration.key) === registration) this.#byKey.delete(registration.key);
+    this.#unindex(registration);
+    registration.left();
+  }
+
+  #unindex(registration: Registration): void {
     if (!registration.confirmed) return;
     registration.confirmed = false;
-    registration.connection.callbacks--;
+    registration.connection!.callbacks--;
     if (registration.legacyEventId >= 0) {
       if (this.#byLegacyEventId.get(registration.legacyEventId) === registration) {
         this.#byLegacyEventId.delete(registration.legacyEventId);
