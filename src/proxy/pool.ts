@@ -48,8 +48,11 @@ import {
 export interface PoolClient {
   /** Id for logs. */
   readonly id: number | string;
-  /** Writes a frame to the client; the frame is valid only until this resolves. */
-  deliver(frame: Uint8Array): Promise<void>;
+  /**
+   * Hands a frame to the client. The frame is valid only until the returned promise resolves, or
+   * until return when there is none (the client copied it).
+   */
+  deliver(frame: Uint8Array): Promise<void> | undefined;
   /** The pool lost state the client depended on: close the client with `reason`. */
   lost(reason: string): void;
 }
@@ -159,6 +162,12 @@ export class Pool implements UpstreamHandler {
   /** Connections opened over the pool's life. */
   get connectionsOpened(): number {
     return this.#connectionsOpened;
+  }
+
+  /** True when the pool holds nothing: no client, connection, opening or waiting call. */
+  get unused(): boolean {
+    return this.#clients.size === 0 && this.#connections.length === 0 &&
+      this.#openingCount === 0 && this.#waiters.length === 0;
   }
 
   /** Clients attached. */
@@ -383,7 +392,8 @@ export class Pool implements UpstreamHandler {
     const answer = (client: PoolClient, header: Header) => {
       if (!this.#clients.has(client)) return;
       affected.add(client);
-      answers.push(client.deliver(encodeErrorReply(header, message)).catch(() => {}));
+      const answered = client.deliver(encodeErrorReply(header, message));
+      if (answered !== undefined) answers.push(answered.catch(() => {}));
     };
     for (const pending of state.pending.values()) {
       if (pending.client !== undefined) answer(pending.client, pendingHeader(pending));
@@ -449,7 +459,7 @@ export class Pool implements UpstreamHandler {
       : undefined;
     if (!ok && pending.stream !== undefined) this.#endStream(pending.stream);
     if (pending.leaving !== undefined) this.#registrations.remove(pending.leaving);
-    const deliveries: Promise<void>[] = [];
+    const deliveries: (Promise<void> | undefined)[] = [];
     const registration = pending.registration;
     if (registration !== undefined) {
       if (ok) this.#registrations.confirm(registration, readFirstInt(frame) ?? -1);
@@ -470,8 +480,9 @@ export class Pool implements UpstreamHandler {
       patchSerial(frame, pending.clientSerial);
       deliveries.push(client.deliver(frame));
     }
-    if (deliveries.length === 0) return undefined;
-    return deliveries.length === 1 ? deliveries[0] : Promise.all(deliveries).then(() => {});
+    const waits = deliveries.filter((d) => d !== undefined);
+    if (waits.length === 0) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => {});
   }
 
   #onEvent(frame: Uint8Array): Promise<void> | undefined {
@@ -526,7 +537,7 @@ export class Pool implements UpstreamHandler {
     const message = error instanceof Error ? error.message : String(error);
     for (const waiter of registration.waiting) {
       if (!this.#clients.has(waiter.client)) continue;
-      void waiter.client.deliver(encodeErrorReply({
+      waiter.client.deliver(encodeErrorReply({
         length: 0,
         program: registration.program,
         version: 1,
@@ -534,7 +545,7 @@ export class Pool implements UpstreamHandler {
         type: MessageType.CALL,
         serial: waiter.serial,
         status: 0,
-      }, message)).catch(() => {});
+      }, message))?.catch(() => {});
     }
     registration.waiting = [];
   }

@@ -237,9 +237,14 @@ export class Server {
     runtime.socket.remove();
   }
 
-  /** Closes the clients that outstayed a timeout; runs once a second. */
+  /** Closes the clients that outstayed a timeout and drops unused pools; runs once a second. */
   #closeExpired(): void {
     const now = Date.now();
+    for (const [key, pool] of this.#pools) {
+      if (!pool.unused) continue;
+      pool.close("unused");
+      this.#pools.delete(key);
+    }
     for (const [session, runtime] of this.#sessions) {
       const reason = session.expired(now);
       if (reason === undefined) continue;

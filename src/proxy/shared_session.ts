@@ -10,6 +10,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import {
+  CONNECT_NO_ALIASES,
   CONNECT_RO,
   ErrorCode,
   ErrorDomain,
@@ -30,7 +31,7 @@ import {
   readFirstInt,
 } from "../wire/message.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
-import { OrderedWriter } from "./ordered_writer.ts";
+import { ClientWriter } from "./client_writer.ts";
 import type { Policy } from "./policy.ts";
 import type { Pool, PoolClient } from "./pool.ts";
 import { UpstreamError } from "./upstream_connection.ts";
@@ -39,6 +40,13 @@ import { UpstreamError } from "./upstream_connection.ts";
 const FEATURE_KEEPALIVE = 10;
 /** VIR_DRV_FEATURE_FD_PASSING. */
 const FEATURE_FD_PASSING = 8;
+/** VIR_ERR_INTERNAL_ERROR, what libvirtd answers a second CONNECT_OPEN with. */
+const ERR_INTERNAL_ERROR = 1;
+/**
+ * Replies and events that may wait for a client that is slow to read; past this it is closed,
+ * so that it never holds up the upstream connection it shares. One larger frame alone is fine.
+ */
+const MAX_QUEUED_BYTES = 8 << 20;
 
 /** Options for {@linkcode SharedSession}. */
 export interface SharedSessionOptions {
@@ -67,13 +75,14 @@ export class SharedSession implements PoolClient {
   /** Id for logs. */
   readonly id: number | string;
   readonly #client: Channel;
-  readonly #writer: OrderedWriter;
+  readonly #writer: ClientWriter;
   readonly #options: SharedSessionOptions;
   readonly #log: Logger;
   #pool: Pool | undefined;
   readonly #clock = new ClientClock();
   #inflight = 0;
   #wake: (() => void) | undefined;
+  #allAnswered: (() => void) | undefined;
   #closed = false;
   #draining = false;
   #closeReason = "";
@@ -84,7 +93,10 @@ export class SharedSession implements PoolClient {
   constructor(client: Channel, options: SharedSessionOptions) {
     this.id = options.id;
     this.#client = client;
-    this.#writer = new OrderedWriter(client);
+    this.#writer = new ClientWriter(client, {
+      maxQueuedBytes: MAX_QUEUED_BYTES,
+      onError: (error) => this.close(`client failed: ${String(error)}`),
+    });
     this.#options = options;
     this.#log = options.logger;
     this.#finished = new Promise((resolve) => this.#done = resolve);
@@ -111,24 +123,41 @@ export class SharedSession implements PoolClient {
     return timeouts === undefined ? undefined : this.#clock.expired(now, timeouts, this.#inflight);
   }
 
-  /** Writes a frame from the pool to the client. */
-  deliver(frame: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    if (frameType(frame) === MessageType.REPLY) this.#replied();
-    return this.#writer.write(frame).catch((error) => {
-      this.close(`client failed: ${error instanceof Error ? error.message : String(error)}`);
-    });
+  /**
+   * Writes a frame from the pool to the client: replies and events are queued (the pool's
+   * connection moves on at once), stream data is written in place and waited for.
+   */
+  deliver(frame: Uint8Array): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    const type = frameType(frame);
+    if (type === MessageType.REPLY) this.#replied();
+    if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
+      return this.#writer.write(frame).catch(() => {}); // failures close via onError
+    }
+    if (!this.#writer.enqueue(frame)) {
+      this.#log.warning("Closing client: it does not read its replies", {
+        queued: this.#writer.queuedBytes,
+        limit: MAX_QUEUED_BYTES,
+      });
+      this.close(`did not read its replies (${this.#writer.queuedBytes} bytes waiting)`);
+    }
+    return undefined;
   }
 
-  /** The pool lost state this client depended on. */
+  /** The pool lost state this client depended on: close once its error replies are out. */
   lost(reason: string): void {
-    this.close(reason);
+    this.#closeWhenFlushed(reason);
+  }
+
+  /** Closes once everything queued for the client has been written. */
+  #closeWhenFlushed(reason: string): void {
+    void this.#writer.flushed().then(() => this.close(reason));
   }
 
   /** Refuses new calls and closes once outstanding ones are answered. */
   drain(): void {
     this.#draining = true;
-    if (this.#inflight === 0) this.close("shutting down");
+    if (this.#inflight === 0) this.#closeWhenFlushed("shutting down");
   }
 
   /** Answers every outstanding call with an error saying `message`, then closes. */
@@ -136,9 +165,8 @@ export class SharedSession implements PoolClient {
     if (this.#closed) return;
     const pending = this.#pool?.detach(this) ?? [];
     this.#pool = undefined;
-    try {
-      for (const header of pending) await this.#error(header, message, ErrorCode.RPC);
-    } catch { /* the client is gone */ }
+    for (const header of pending) this.#error(header, message, ErrorCode.RPC);
+    await this.#writer.flushed();
     this.close(message);
   }
 
@@ -149,6 +177,7 @@ export class SharedSession implements PoolClient {
     this.#closeReason = reason;
     this.#pool?.detach(this);
     this.#wake?.();
+    this.#allAnswered?.();
     try {
       this.#client.close();
     } catch { /* closed */ }
@@ -196,16 +225,13 @@ export class SharedSession implements PoolClient {
             limit: this.#options.maxFrameBytes,
           });
           if (error.header !== undefined) {
-            await this.#error(
-              error.header,
-              `virtmux refused a frame: ${error.message}`,
-              error.code,
-            ).catch(() => {});
+            this.#error(error.header, `virtmux refused a frame: ${error.message}`, error.code);
+            await this.#writer.flushed();
           }
           this.close(`invalid frame: ${error.message}`);
         }
         this.#clock.partial = reader.buffered > 0;
-        if (this.#draining && this.#inflight === 0) this.close("shutting down");
+        if (this.#draining && this.#inflight === 0) this.#closeWhenFlushed("shutting down");
       }
     } catch (error) {
       if (!this.#closed) {
@@ -223,9 +249,7 @@ export class SharedSession implements PoolClient {
     const type = frameType(frame);
     if (program === Program.KEEPALIVE) {
       // Keepalive is hop by hop: the proxy answers the client's pings itself.
-      return frameProcedure(frame) === KeepaliveProc.PING
-        ? this.#writer.write(PONG_FRAME)
-        : undefined;
+      return frameProcedure(frame) === KeepaliveProc.PING ? this.#send(PONG_FRAME) : undefined;
     }
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
       return this.#pool?.streamFromClient(this, frame);
@@ -249,14 +273,14 @@ export class SharedSession implements PoolClient {
       switch (frameProcedure(frame)) {
         case RemoteProc.AUTH_LIST:
           // The proxy authenticated upstream itself: this hop needs none.
-          return this.#writer.write(encodeOkReply(frame, encodeWords(1, 0)));
+          return this.#send(encodeOkReply(frame, encodeWords(1, 0)));
         case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
           const feature = readFirstInt(frame);
           if (feature === FEATURE_KEEPALIVE) {
-            return this.#writer.write(encodeOkReply(frame, encodeWords(1)));
+            return this.#send(encodeOkReply(frame, encodeWords(1)));
           }
           if (feature === FEATURE_FD_PASSING || this.#pool === undefined) {
-            return this.#writer.write(encodeOkReply(frame, encodeWords(0)));
+            return this.#send(encodeOkReply(frame, encodeWords(0)));
           }
           break;
         }
@@ -264,13 +288,11 @@ export class SharedSession implements PoolClient {
           this.#clock.opened = true;
           return this.#open(frame);
         case RemoteProc.CONNECT_CLOSE:
-          this.#pool?.detach(this);
-          this.#pool = undefined;
-          return this.#writer.write(encodeOkReply(frame));
+          return this.#connectClose(frame);
         case RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK:
         case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
           // Answered here: a lost upstream closes this client's socket, which fires it.
-          return this.#writer.write(encodeOkReply(frame));
+          return this.#send(encodeOkReply(frame));
         case RemoteProc.CONNECT_SET_IDENTITY:
           return this.#error(
             readHeader(frame),
@@ -301,6 +323,9 @@ export class SharedSession implements PoolClient {
   }
 
   async #open(frame: Uint8Array): Promise<void> {
+    if (this.#pool !== undefined) {
+      return this.#error(readHeader(frame), "connection already open", ERR_INTERNAL_ERROR);
+    }
     let name: string | null;
     let flags: number;
     try {
@@ -308,6 +333,8 @@ export class SharedSession implements PoolClient {
     } catch (error) {
       return this.#error(readHeader(frame), String(error), ErrorCode.RPC);
     }
+    // Only the flags that change what the daemon opens form the pool: read-only and no-aliases.
+    flags &= CONNECT_RO | CONNECT_NO_ALIASES;
     if (this.#options.readonly) flags |= CONNECT_RO;
     const pool = this.#options.poolFor(name, flags);
     try {
@@ -325,13 +352,34 @@ export class SharedSession implements PoolClient {
     pool.attach(this);
     this.#pool = pool;
     this.#log.debug("Client opened", { name: name ?? "(default)", readonly: (flags & 1) === 1 });
-    await this.#writer.write(encodeOkReply(frame));
+    this.#send(encodeOkReply(frame));
+  }
+
+  /** Answers CONNECT_CLOSE once every call before it is answered, then leaves the pool. */
+  async #connectClose(frame: Uint8Array): Promise<void> {
+    if (this.#inflight > 0) await new Promise<void>((resolve) => this.#allAnswered = resolve);
+    this.#pool?.detach(this);
+    this.#pool = undefined;
+    this.#send(encodeOkReply(frame));
+  }
+
+  /** Queues a reply the proxy made itself. */
+  #send(reply: Uint8Array): undefined {
+    if (!this.#writer.enqueue(reply, true)) {
+      this.close(`did not read its replies (${this.#writer.queuedBytes} bytes waiting)`);
+    }
+    return undefined;
   }
 
   #replied(): void {
     this.#inflight--;
+    if (this.#inflight === 0 && this.#allAnswered !== undefined) {
+      const resolve = this.#allAnswered;
+      this.#allAnswered = undefined;
+      resolve();
+    }
     if (this.#wake !== undefined && this.#inflight < this.#options.maxInflight) this.#wake();
-    if (this.#draining && this.#inflight === 0) queueMicrotask(() => this.close("shutting down"));
+    if (this.#draining && this.#inflight === 0) this.#closeWhenFlushed("shutting down");
   }
 
   #error(
@@ -339,7 +387,7 @@ export class SharedSession implements PoolClient {
     message: string,
     code: number,
     domain: number = ErrorDomain.RPC,
-  ): Promise<void> {
-    return this.#writer.write(encodeErrorReply(header, message, { code, domain }));
+  ): undefined {
+    return this.#send(encodeErrorReply(header, message, { code, domain }));
   }
 }

@@ -114,6 +114,8 @@ export class UpstreamConnection {
   #keepalive = false;
   #lastReceived = Date.now();
   #missedPings = 0;
+  /** True while the reader waits for clients to take what it read: not the daemon's silence. */
+  #delivering = false;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(channel: Channel, options: UpstreamConnectionOptions) {
@@ -209,7 +211,11 @@ export class UpstreamConnection {
           if (delivered !== undefined) (pending ??= []).push(delivered);
         }
         // Views of the read buffer stay valid until every delivery has been written.
-        if (pending !== undefined) await Promise.all(pending);
+        if (pending !== undefined) {
+          this.#delivering = true;
+          await Promise.all(pending);
+          this.#delivering = false;
+        }
       }
     } catch (error) {
       if (error instanceof FrameError) {
@@ -242,6 +248,10 @@ export class UpstreamConnection {
   #startKeepalive(): void {
     const { keepaliveIntervalMs, keepaliveCount } = this.#options;
     this.#timer = setInterval(() => {
+      if (this.#delivering) {
+        this.#lastReceived = Date.now(); // we are not reading, so silence proves nothing
+        return;
+      }
       if (Date.now() - this.#lastReceived < keepaliveIntervalMs) return;
       if (this.#missedPings >= keepaliveCount) {
         this.close(

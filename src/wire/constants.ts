@@ -74,6 +74,9 @@ export const RemoteProc = {
   CONNECT_SET_IDENTITY: 419,
 } as const;
 
+/** VIR_CONNECT_NO_ALIASES: open the name as given, without libvirt.conf aliases. */
+export const CONNECT_NO_ALIASES = 2;
+
 /** VIR_CONNECT_RO, the read-only flag of CONNECT_OPEN. */
 export const CONNECT_RO = 1;
 

@@ -1,0 +1,121 @@
+/**
+ * What a shared pool writes to one client. Replies and events are queued (copied, up to a bound)
+ * so that a client that stops reading never stalls the upstream connection it shares with others;
+ * consecutive queued frames go out in one write. Stream data is written without a copy and its
+ * caller waits (backpressure on the stream's own route). A client over the bound is closed.
+ *
+ * @module
+ */
+
+import { type Channel, writeAll } from "../transport/channel.ts";
+
+interface Entry {
+  bytes: Uint8Array;
+  /** Set for frames written in place: resolves or rejects their writer. */
+  settle?: (error?: unknown) => void;
+}
+
+/** Options for {@linkcode ClientWriter}. */
+export interface ClientWriterOptions {
+  /** Bytes that may wait in the queue (a single larger frame is still accepted alone). */
+  maxQueuedBytes: number;
+  /** Called once when a write fails; the writer drops everything after that. */
+  onError: (error: unknown) => void;
+}
+
+/** Ordered writes to one client: queued copies and awaited in-place writes, in arrival order. */
+export class ClientWriter {
+  readonly #channel: Channel;
+  readonly #options: ClientWriterOptions;
+  #entries: Entry[] = [];
+  #queuedBytes = 0;
+  #pumping = false;
+  #failed = false;
+
+  /** Writes to `channel`. */
+  constructor(channel: Channel, options: ClientWriterOptions) {
+    this.#channel = channel;
+    this.#options = options;
+  }
+
+  /** Bytes waiting in the queue. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /**
+   * Queues a copy of `frame` (or `frame` itself when `owned`). Returns false, queuing nothing,
+   * when that would take the queue over its bound.
+   */
+  enqueue(frame: Uint8Array, owned = false): boolean {
+    if (this.#failed) return true;
+    if (this.#queuedBytes > 0 && this.#queuedBytes + frame.length > this.#options.maxQueuedBytes) {
+      return false;
+    }
+    this.#entries.push({ bytes: owned ? frame : frame.slice() });
+    this.#queuedBytes += frame.length;
+    this.#pump();
+    return true;
+  }
+
+  /** Writes `frame` in place after everything queued; resolves once written. */
+  write(frame: Uint8Array): Promise<void> {
+    if (this.#failed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#entries.push({ bytes: frame, settle: (error) => error ? reject(error) : resolve() });
+      this.#pump();
+    });
+  }
+
+  /** Resolves once everything queued so far has been written (or the writer failed). */
+  flushed(): Promise<void> {
+    if (this.#failed || this.#entries.length === 0 && !this.#pumping) return Promise.resolve();
+    return this.write(new Uint8Array(0));
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#entries.length > 0 && !this.#failed) {
+        const first = this.#entries[0];
+        if (first.settle !== undefined) {
+          this.#entries.shift();
+          try {
+            await writeAll(this.#channel, first.bytes);
+            first.settle();
+          } catch (error) {
+            first.settle(error);
+            throw error;
+          }
+          continue;
+        }
+        // Every queued copy up to the next in-place frame, in one write.
+        let count = 1;
+        let bytes = first.bytes.length;
+        while (count < this.#entries.length && this.#entries[count].settle === undefined) {
+          bytes += this.#entries[count++].bytes.length;
+        }
+        const batch = this.#entries.splice(0, count);
+        let data = batch[0].bytes;
+        if (count > 1) {
+          data = new Uint8Array(bytes);
+          let at = 0;
+          for (const entry of batch) {
+            data.set(entry.bytes, at);
+            at += entry.bytes.length;
+          }
+        }
+        await writeAll(this.#channel, data);
+        this.#queuedBytes -= bytes;
+      }
+    } catch (error) {
+      this.#failed = true;
+      for (const entry of this.#entries.splice(0)) entry.settle?.(error);
+      this.#queuedBytes = 0;
+      this.#options.onError(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
