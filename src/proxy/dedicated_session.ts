@@ -31,6 +31,7 @@ import {
 } from "../wire/header.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import { InflightCalls } from "./inflight.ts";
+import { lingerClose } from "./linger_close.ts";
 import { OrderedWriter } from "./ordered_writer.ts";
 import type { Policy } from "./policy.ts";
 
@@ -377,13 +378,14 @@ export class DedicatedSession {
       length: error.length,
       limit: this.#options.maxFrameBytes,
     });
+    try {
+      this.#upstreamChannel?.close();
+    } catch { /* closed */ }
     if (error.header !== undefined) {
       try {
-        await this.#answer(
-          error.header,
-          `virtmux refused a frame: ${error.message}`,
-          ErrorCode.RPC,
-        );
+        await this.#answer(error.header, `virtmux refused a frame: ${error.message}`, error.code);
+        // Let the client finish writing the rest of its frame, or it never reads the answer.
+        await lingerClose(this.#client);
       } catch { /* the client is gone already */ }
     }
     this.close(`invalid frame: ${error.message}`);

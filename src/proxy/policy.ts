@@ -34,6 +34,9 @@ const CONNECTION_PROCEDURES: readonly number[] = [
   70, // AUTH_POLKIT
 ];
 
+/** ADMIN_PROC_CONNECT_OPEN and ADMIN_PROC_CONNECT_CLOSE (src/admin/admin_protocol.x). */
+const ADMIN_CONNECTION_PROCEDURES: readonly number[] = [1, 2];
+
 /** One integer per (program, procedure), so a lookup per call allocates nothing. */
 function key(program: number, procedure: number): number {
   const index = program === Program.REMOTE
@@ -64,6 +67,7 @@ export class Policy {
     this.#allow = options.allow.length === 0 ? undefined : new Set([
       ...options.allow.map((p) => key(p.program, p.procedure)),
       ...CONNECTION_PROCEDURES.map((procedure) => key(Program.REMOTE, procedure)),
+      ...ADMIN_CONNECTION_PROCEDURES.map((procedure) => key(Program.ADMIN, procedure)),
     ]);
   }
 

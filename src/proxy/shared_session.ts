@@ -32,6 +32,7 @@ import {
 } from "../wire/message.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import { ClientWriter } from "./client_writer.ts";
+import { lingerClose } from "./linger_close.ts";
 import type { Policy } from "./policy.ts";
 import type { Pool, PoolClient } from "./pool.ts";
 import { UpstreamError } from "./upstream_connection.ts";
@@ -227,6 +228,10 @@ export class SharedSession implements PoolClient {
           if (error.header !== undefined) {
             this.#error(error.header, `virtmux refused a frame: ${error.message}`, error.code);
             await this.#writer.flushed();
+            // Let the client finish writing the rest of its frame, or it never reads the answer.
+            this.#pool?.detach(this);
+            this.#pool = undefined;
+            await lingerClose(this.#client);
           }
           this.close(`invalid frame: ${error.message}`);
         }

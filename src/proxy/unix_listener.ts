@@ -66,16 +66,21 @@ export async function listenUnix(
     } catch { /* never made */ }
     throw new Error(`Cannot listen on "${path}": ${why(error)}`);
   }
-  const inode = Deno.lstatSync(path).ino;
+  // Inode numbers are reused at once: identify the file by device, inode and birth time.
+  const identity = fileIdentity(Deno.lstatSync(path));
   return {
     listener,
     path,
     remove() {
       try {
-        if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path);
+        if (fileIdentity(Deno.lstatSync(path)) === identity) Deno.removeSync(path);
       } catch { /* already gone */ }
     },
   };
+}
+
+function fileIdentity(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}:${info.birthtime?.getTime() ?? info.ctime?.getTime()}`;
 }
 
 /** Removes `path` if it is a socket no process serves; throws if one does or it is no socket. */
