@@ -101,6 +101,8 @@ interface PendingCall {
 
 interface StreamRoute {
   client: PoolClient;
+  program: number;
+  procedure: number;
   clientSerial: number;
   connection: UpstreamConnection;
   upstreamSerial: number;
@@ -124,6 +126,8 @@ interface Waiter {
 }
 
 const MAX_BACKOFF_MS = 30000;
+/** How long an aborted stream's serial stays reserved waiting for the daemon's last frame. */
+const STREAM_ABORT_GRACE_MS = 10000;
 /** VIR_ERR_INVALID_ARG. */
 const ERR_INVALID_ARG = 8;
 
@@ -136,6 +140,8 @@ export class Pool implements UpstreamHandler {
   readonly #clients = new Map<PoolClient, ClientState>();
   readonly #registrations = new Registrations();
   readonly #waiters: Waiter[] = [];
+  /** Calls that must go on one given connection (deregistrations), waiting for a slot there. */
+  readonly #pinned = new Map<UpstreamConnection, (() => void)[]>();
   /** Connections the pool itself closes (idle, shutdown): their end loses no client. */
   readonly #retiring = new WeakSet<UpstreamConnection>();
   #opening: Promise<UpstreamConnection> | undefined;
@@ -208,7 +214,7 @@ export class Pool implements UpstreamHandler {
     if (state === undefined) return [];
     this.#clients.delete(client);
     for (const registration of state.registrations) this.#leave(registration, client);
-    for (const route of state.streams.values()) this.#endStream(route);
+    for (const route of state.streams.values()) this.#abandonStream(route);
     const unanswered: Header[] = [];
     for (const connectionState of this.#state.values()) {
       for (const pending of connectionState.pending.values()) {
@@ -288,7 +294,8 @@ export class Pool implements UpstreamHandler {
     let connectionState: ConnectionState | undefined;
     try {
       if (connection !== undefined && !connection.closed) {
-        connection.inflight++;
+        const slot = this.#acquireOn(connection);
+        if (slot !== undefined) await slot;
         connectionState = this.#state.get(connection);
       }
       // A connection can die while a call waits for it: take another (a few times at most).
@@ -314,6 +321,8 @@ export class Pool implements UpstreamHandler {
       // Routed from now on: data may follow the reply at once.
       stream = {
         client,
+        program,
+        procedure,
         clientSerial,
         connection,
         upstreamSerial: serial,
@@ -372,6 +381,7 @@ export class Pool implements UpstreamHandler {
         route.serverDone = true;
         if (route.clientDone) this.#endStream(route);
       }
+      if (!this.#clients.has(route.client)) return undefined; // it left; the stream is aborted
       patchSerial(frame, route.clientSerial);
       return route.client.deliver(frame);
     }
@@ -385,6 +395,8 @@ export class Pool implements UpstreamHandler {
     if (index >= 0) this.#connections.splice(index, 1);
     const state = this.#state.get(connection);
     this.#state.delete(connection);
+    for (const resume of this.#pinned.get(connection) ?? []) resume(); // they see it gone
+    this.#pinned.delete(connection);
     if (state === undefined) return;
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
@@ -522,7 +534,7 @@ export class Pool implements UpstreamHandler {
       return;
     }
     this.#registrations.beginLeaving(registration);
-    this.#callOwn(
+    void this.#callOwn(
       connection,
       registration.program,
       registration.deregister,
@@ -550,6 +562,29 @@ export class Pool implements UpstreamHandler {
     registration.waiting = [];
   }
 
+  /**
+   * The client left mid-stream: abort the stream upstream (a STREAM ERROR with an empty body, as
+   * libvirt's client does) and keep its serial reserved until the daemon ends it too.
+   */
+  #abandonStream(route: StreamRoute): void {
+    this.#clients.get(route.client)?.streams.delete(route.clientSerial);
+    if (route.serverDone && route.clientDone) return this.#endStream(route);
+    if (!route.clientDone && !route.connection.closed) {
+      route.clientDone = true;
+      route.connection.write(encodeMessage({
+        program: route.program,
+        procedure: route.procedure,
+        type: MessageType.STREAM,
+        serial: route.upstreamSerial,
+        status: MessageStatus.ERROR,
+      })).catch(() => {});
+    }
+    if (route.serverDone) return this.#endStream(route);
+    // Should the daemon never answer the abort, free the serial after a while anyway.
+    const timer = setTimeout(() => this.#endStream(route), STREAM_ABORT_GRACE_MS);
+    Deno.unrefTimer(timer);
+  }
+
   #endStream(route: StreamRoute): void {
     const state = this.#state.get(route.connection);
     if (state?.streams.get(route.upstreamSerial) === route) {
@@ -562,16 +597,18 @@ export class Pool implements UpstreamHandler {
     }
   }
 
-  /** Sends a call of the proxy's own (a deregistration); its reply is dropped. */
-  #callOwn(
+  /** Sends a call of the proxy's own (a deregistration) when its connection has room. */
+  async #callOwn(
     connection: UpstreamConnection,
     program: number,
     procedure: number,
     argument: number | undefined,
     leaving?: Registration,
-  ): void {
+  ): Promise<void> {
+    const slot = this.#acquireOn(connection);
+    if (slot !== undefined) await slot;
     const state = this.#state.get(connection);
-    if (state === undefined) return;
+    if (state === undefined) return; // died meanwhile: nothing to undo there any more
     const serial = connection.allocateSerial((s) => state.pending.has(s) || state.streams.has(s));
     state.pending.set(serial, {
       client: undefined,
@@ -582,23 +619,35 @@ export class Pool implements UpstreamHandler {
       registration: undefined,
       leaving,
     });
-    connection.inflight++;
     const frame = encodeMessage(
       { program, procedure, type: MessageType.CALL, serial },
       argument === undefined ? undefined : encodeWords(argument),
     );
-    connection.write(frame).catch(() => {});
+    await connection.write(frame).catch(() => {});
+  }
+
+  /** A slot on `connection` itself, waiting (ahead of other callers) while it is full. */
+  #acquireOn(connection: UpstreamConnection): Promise<void> | undefined {
+    if (connection.inflight < this.#options.maxInflightPerConnection) {
+      connection.inflight++;
+      return undefined;
+    }
+    return new Promise((resolve) => {
+      const queue = this.#pinned.get(connection) ?? [];
+      queue.push(resolve);
+      this.#pinned.set(connection, queue);
+    });
   }
 
   /** A connection with room, the least loaded; waits in arrival order when all are full. */
   #acquire(forStream: boolean): UpstreamConnection | Promise<UpstreamConnection> {
     const max = this.#options.maxInflightPerConnection;
+    // A stream weighs a whole connection's worth of calls when placing another stream.
+    const load = (c: UpstreamConnection) => c.inflight + c.streams * (forStream ? max : 1);
     let best: UpstreamConnection | undefined;
     for (const connection of this.#connections) {
       if (connection.inflight >= max || connection.closed) continue;
-      const load = connection.inflight +
-        (forStream ? connection.streams * max : connection.streams);
-      if (best === undefined || load < best.inflight + best.streams) best = connection;
+      if (best === undefined || load(connection) < load(best)) best = connection;
     }
     const canGrow = this.#connections.length + this.#openingCount < this.#options.poolMax;
     if (best !== undefined && !(forStream && best.streams > 0 && canGrow)) {
@@ -613,10 +662,18 @@ export class Pool implements UpstreamHandler {
     return waiting;
   }
 
+  /** A call on `connection` was answered: its slot goes to a pinned call, else to a waiter. */
   #release(connection: UpstreamConnection): void {
     connection.inflight--;
     connection.idleSince = Date.now();
-    if (this.#waiters.length > 0 && !connection.closed) {
+    if (connection.closed || connection.inflight >= this.#options.maxInflightPerConnection) return;
+    const pinned = this.#pinned.get(connection);
+    if (pinned !== undefined && pinned.length > 0) {
+      connection.inflight++;
+      pinned.shift()!();
+      return;
+    }
+    if (this.#waiters.length > 0) {
       connection.inflight++;
       this.#waiters.shift()!.resolve(connection);
     }
@@ -655,6 +712,11 @@ export class Pool implements UpstreamHandler {
           connection.inflight++;
           this.#waiters.shift()!.resolve(connection);
         }
+        // A burst larger than one connection's room grows the pool further (after this open).
+        queueMicrotask(() => {
+          const canGrow = this.#connections.length + this.#openingCount < this.#options.poolMax;
+          if (this.#waiters.length > 0 && canGrow) this.#open().catch(() => {});
+        });
         return connection;
       } catch (error) {
         const failure = error instanceof UpstreamError

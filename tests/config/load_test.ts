@@ -48,6 +48,9 @@ max_clients = 100
 max_inflight_per_client = 8
 connect_timeout = 2.5
 shutdown_grace = 0
+open_timeout = 5
+frame_timeout = 7.5
+idle_timeout = 600
 
 [[upstream]]
 name = "hv1"
@@ -55,6 +58,9 @@ uri = "qemu+tls://hv1.example.com/system"
 share = true
 pool_max = 2
 max_inflight_per_connection = 3
+idle_timeout = 60
+keepalive_interval = 2
+keepalive_count = 3
 max_message_bytes = 262148
 
 [[upstream]]
@@ -67,9 +73,11 @@ mode = "0600"
 group = "libvirt"
 readonly = true
 upstream = "hv1"
-route_by_name = true
+route_by_name = false
 allow_upstreams = ["hv-2.lab_b"]
 deny_procedures = ["DOMAIN_UNDEFINE", "DOMAIN_DESTROY"]
+allow_procedures = ["virConnectListAllDomains"]
+programs = ["remote", "admin"]
 max_message_bytes = 300000
 max_clients = 10
 
@@ -90,6 +98,9 @@ listen = ""
     maxInflightPerClient: 8,
     connectTimeoutMs: 2500,
     shutdownGraceMs: 0,
+    openTimeoutMs: 5000,
+    frameTimeoutMs: 7500,
+    idleTimeoutMs: 600000,
   });
   assert.equal(config.upstreams.length, 2);
   const [hv1, hv2] = config.upstreams;
@@ -100,6 +111,9 @@ listen = ""
   assert.equal(hv1.share, true);
   assert.equal(hv1.poolMax, 2);
   assert.equal(hv1.maxInflightPerConnection, 3);
+  assert.equal(hv1.idleTimeoutMs, 60000);
+  assert.equal(hv1.keepaliveIntervalMs, 2000);
+  assert.equal(hv1.keepaliveCount, 3);
   assert.equal(hv1.maxMessageBytes, 262148);
   assert.equal(hv2.name, "hv-2.lab_b");
   assert.equal(hv2.uri.transport, "tcp");
@@ -109,9 +123,11 @@ listen = ""
     group: "libvirt",
     readonly: true,
     upstream: "hv1",
-    routeByName: true,
+    routeByName: false,
     allowUpstreams: ["hv-2.lab_b"],
     denyProcedures: ["DOMAIN_UNDEFINE", "DOMAIN_DESTROY"],
+    allowProcedures: ["virConnectListAllDomains"],
+    programs: ["remote", "admin"],
     maxMessageBytes: 300000,
     maxClients: 10,
   }]);
@@ -128,11 +144,17 @@ Deno.test("parseConfig() fills in every default", () => {
     maxInflightPerClient: 32,
     connectTimeoutMs: 10000,
     shutdownGraceMs: 5000,
+    openTimeoutMs: 30000,
+    frameTimeoutMs: 30000,
+    idleTimeoutMs: 0,
   });
   const [upstream] = config.upstreams;
   assert.equal(upstream.share, false);
   assert.equal(upstream.poolMax, 4);
   assert.equal(upstream.maxInflightPerConnection, 5);
+  assert.equal(upstream.idleTimeoutMs, 300000);
+  assert.equal(upstream.keepaliveIntervalMs, 5000);
+  assert.equal(upstream.keepaliveCount, 5);
   assert.equal("maxMessageBytes" in upstream, false);
   assert.deepEqual(config.listeners, [{
     socket: "/tmp/a.sock",
@@ -142,6 +164,8 @@ Deno.test("parseConfig() fills in every default", () => {
     routeByName: false,
     allowUpstreams: [],
     denyProcedures: [],
+    allowProcedures: [],
+    programs: ["remote", "qemu", "lxc"],
   }]);
   assert.deepEqual(config.audit, { enabled: false, path: "/var/log/virtmux/audit.jsonl" });
   assert.deepEqual(config.metrics, { listen: "" });
@@ -250,6 +274,23 @@ const MISTAKES: [string, string, string][] = [
     "wrong type: array item",
     UPSTREAM + '[[listen]]\nsocket = "/a"\ndeny_procedures = ["DOMAIN_DESTROY", 12]\n',
     'v.toml:6:38: each item of "deny_procedures" must be a string, got integer 12',
+  ],
+  [
+    "unknown procedure name",
+    UPSTREAM +
+    '[[listen]]\nsocket = "/a"\ndeny_procedures = ["DOMAIN_DESTROY", "DOMAIN_EXPLODE"]\n',
+    'v.toml:6:38: unknown procedure "DOMAIN_EXPLODE" in "deny_procedures": use libvirt\'s ' +
+    'names, e.g. "DOMAIN_DESTROY", "REMOTE_PROC_DOMAIN_DESTROY" or "virDomainDestroy"',
+  ],
+  [
+    "unknown program name",
+    UPSTREAM + '[[listen]]\nsocket = "/a"\nprograms = ["remote", "vbox"]\n',
+    'v.toml:6:23: unknown program "vbox" in "programs": use "remote", "qemu", "lxc", "admin"',
+  ],
+  [
+    "routing by name is not built",
+    UPSTREAM + '[[listen]]\nsocket = "/a"\nroute_by_name = true\n',
+    'v.toml:6:1: routing by the CONNECT_OPEN name is not built yet; set "route_by_name" to false',
   ],
   [
     "wrong type: a string for an array",
