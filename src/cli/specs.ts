@@ -57,6 +57,12 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
         frameMs: config.limits.frameTimeoutMs,
         idleMs: config.limits.idleTimeoutMs,
       },
+      routes: new Map(
+        listener.routeByName
+          ? config.upstreams.filter((u) => listener.allowUpstreams.includes(u.name))
+            .map((u) => [u.name, upstreamSpec(config, u)])
+          : [],
+      ),
     };
   });
 }

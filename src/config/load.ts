@@ -403,12 +403,7 @@ function checkListeners(
       allowProcedures: procedures(checker, section, "allow_procedures"),
       programs: programs(checker, section) ?? [...defaults.programs],
     };
-    if (listener.routeByName) {
-      checker.report(
-        [...section.path, "route_by_name"],
-        `routing by the CONNECT_OPEN name is not built yet; set "route_by_name" to false`,
-      );
-    }
+    if (listener.routeByName) checkRouting(checker, section, listener, upstreams);
     const group = string(checker, section, "group");
     if (group === "") checker.report([...section.path, "group"], `"group" must not be empty`);
     if (group !== undefined) listener.group = group;
@@ -578,4 +573,39 @@ function programs(checker: Checker, section: Section): string[] | undefined {
     }
   });
   return names;
+}
+
+/**
+ * `route_by_name` works on shared pools only: the proxy must answer the handshake itself to
+ * learn the name before it picks an upstream. So the listener's upstream and every upstream it
+ * may route to must have `share = true`, and there must be some to route to.
+ */
+function checkRouting(
+  checker: Checker,
+  section: Section,
+  listener: ListenerConfig,
+  upstreams: CheckedUpstream[],
+): void {
+  const shared = (name: string) => upstreams.find((u) => u.config.name === name)?.config.share;
+  if (listener.allowUpstreams.length === 0) {
+    checker.report(
+      [...section.path, "route_by_name"],
+      `"route_by_name" needs "allow_upstreams": the upstreams a client may pick by name`,
+    );
+  }
+  if (shared(listener.upstream) === false) {
+    checker.report(
+      [...section.path, "route_by_name"],
+      `"route_by_name" needs share = true on upstream ${quote(listener.upstream)}: only a ` +
+        `shared pool answers the handshake itself and so learns the name before connecting`,
+    );
+  }
+  listener.allowUpstreams.forEach((name, index) => {
+    if (shared(name) === false) {
+      checker.report(
+        [...section.path, "allow_upstreams", index],
+        `upstream ${quote(name)} needs share = true to be picked by "route_by_name"`,
+      );
+    }
+  });
 }

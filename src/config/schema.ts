@@ -163,7 +163,9 @@ export interface ListenerConfig {
   /** Name of the default upstream (the only one, when the config defines exactly one). */
   upstream: string;
   /**
-   * Let the name a client sends in CONNECT_OPEN pick another upstream from `allowUpstreams`.
+   * Let the name a client sends in CONNECT_OPEN pick another upstream from `allowUpstreams`: a
+   * client opening the name "hv2" (e.g. `?name=hv2` in its URI) reaches upstream "hv2", opened
+   * with that upstream's own open name. Shared upstreams only.
    *
    * @default {false}
    */

@@ -62,6 +62,8 @@ export interface ListenerSpec {
   policy: Policy;
   /** Client timeouts. */
   timeouts: ClientTimeouts;
+  /** Upstreams a client may pick by the name it opens (`route_by_name`), by name. */
+  routes: ReadonlyMap<string, UpstreamSpec>;
 }
 
 /** Options for {@linkcode Server}. */
@@ -290,7 +292,7 @@ export class Server {
             timeouts: spec.timeouts,
             poolFor: (name, flags) => this.#pool(spec, name, flags),
           })
-          : new DedicatedSession(conn, this.#dial(spec, spec.readonly), {
+          : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,
             upstreamLabel: label(spec.upstream),
             maxFrameBytes: spec.maxFrameBytes,
@@ -317,27 +319,36 @@ export class Server {
     }
   }
 
-  #dial(spec: ListenerSpec, readonly: boolean): Promise<Channel> {
-    if (this.#options.dialUpstream) return this.#options.dialUpstream(spec.upstream, readonly);
-    return dial(spec.upstream.uri, {
-      name: spec.upstream.name,
-      timeoutMs: spec.upstream.connectTimeoutMs,
+  #dial(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
+    if (this.#options.dialUpstream) return this.#options.dialUpstream(upstream, readonly);
+    return dial(upstream.uri, {
+      name: upstream.name,
+      timeoutMs: upstream.connectTimeoutMs,
       readonly,
-      logger: this.#log.child({ upstream: spec.upstream.name }),
+      logger: this.#log.child({ upstream: upstream.name }),
     });
   }
 
-  /** The pool for an open of `name` with `flags` through `spec`'s upstream, made on first use. */
+  /**
+   * The pool for an open of `name` with `flags` through `spec`, made on first use. With
+   * `route_by_name`, a name that is one of the listener's routes picks that upstream, opened
+   * with its own open name.
+   */
   #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
-    const upstream = spec.upstream;
-    const key = [upstream.name, upstream.uri.text, name ?? "", flags, spec.maxFrameBytes].join(
-      "\0",
-    );
+    let upstream = spec.upstream;
+    let openName = name;
+    const routed = name === null ? undefined : spec.routes.get(name);
+    if (routed !== undefined) {
+      upstream = routed;
+      openName = routed.uri.openName;
+    }
+    const key = [upstream.name, upstream.uri.text, openName ?? "", flags, spec.maxFrameBytes]
+      .join("\0");
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new Pool({
         label: label(upstream),
-        openName: name,
+        openName,
         openFlags: flags,
         poolMax: upstream.poolMax,
         maxInflightPerConnection: upstream.maxInflightPerConnection,
@@ -346,8 +357,8 @@ export class Server {
         keepaliveIntervalMs: upstream.keepaliveIntervalMs,
         keepaliveCount: upstream.keepaliveCount,
         connectTimeoutMs: upstream.connectTimeoutMs,
-        dial: () => this.#dial(spec, (flags & 1) === 1),
-        logger: this.#log.child({ upstream: upstream.name, pool: name ?? "(default)" }),
+        dial: () => this.#dial(upstream, (flags & 1) === 1),
+        logger: this.#log.child({ upstream: upstream.name, pool: openName ?? "(default)" }),
       });
       this.#pools.set(key, pool);
     }

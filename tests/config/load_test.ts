@@ -288,9 +288,11 @@ const MISTAKES: [string, string, string][] = [
     'v.toml:6:23: unknown program "vbox" in "programs": use "remote", "qemu", "lxc", "admin"',
   ],
   [
-    "routing by name is not built",
+    "routing by name without upstreams to route to, on a dedicated upstream",
     UPSTREAM + '[[listen]]\nsocket = "/a"\nroute_by_name = true\n',
-    'v.toml:6:1: routing by the CONNECT_OPEN name is not built yet; set "route_by_name" to false',
+    'v.toml:6:1: "route_by_name" needs "allow_upstreams": the upstreams a client may pick by ' +
+    'name\nv.toml:6:1: "route_by_name" needs share = true on upstream "hv1": only a shared pool ' +
+    "answers the handshake itself and so learns the name before connecting",
   ],
   [
     "wrong type: a string for an array",

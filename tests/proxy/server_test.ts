@@ -53,6 +53,7 @@ function spec(socket: string, options: Partial<ListenerSpec> = {}): ListenerSpec
     programs: new Set([Program.REMOTE, Program.KEEPALIVE]),
     policy: new Policy({ listener: socket, deny: [], allow: [] }),
     timeouts: NO_TIMEOUTS,
+    routes: new Map(),
     ...options,
   };
 }
