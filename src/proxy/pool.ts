@@ -343,8 +343,11 @@ export class Pool implements UpstreamHandler {
       leaving,
     });
     patchSerial(frame, serial);
+    // In place when the connection is idle, else coalesced with other clients' calls.
+    const sent = connection.send(frame);
+    if (sent === undefined) return;
     try {
-      await connection.write(frame);
+      await sent;
     } catch (error) {
       // Ending the connection answers this call along with every other one on it.
       connection.close(`failed: ${error instanceof Error ? error.message : String(error)}`);

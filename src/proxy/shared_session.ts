@@ -31,7 +31,7 @@ import {
   readFirstInt,
 } from "../wire/message.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
-import { ClientWriter } from "./client_writer.ts";
+import { FrameWriter } from "./frame_writer.ts";
 import { lingerClose } from "./linger_close.ts";
 import type { Policy } from "./policy.ts";
 import type { Pool, PoolClient } from "./pool.ts";
@@ -76,7 +76,7 @@ export class SharedSession implements PoolClient {
   /** Id for logs. */
   readonly id: number | string;
   readonly #client: Channel;
-  readonly #writer: ClientWriter;
+  readonly #writer: FrameWriter;
   readonly #options: SharedSessionOptions;
   readonly #log: Logger;
   #pool: Pool | undefined;
@@ -94,7 +94,7 @@ export class SharedSession implements PoolClient {
   constructor(client: Channel, options: SharedSessionOptions) {
     this.id = options.id;
     this.#client = client;
-    this.#writer = new ClientWriter(client, {
+    this.#writer = new FrameWriter(client, {
       maxQueuedBytes: MAX_QUEUED_BYTES,
       onError: (error) => this.close(`client failed: ${String(error)}`),
     });

@@ -36,7 +36,7 @@ import {
   PING_FRAME,
   PONG_FRAME,
 } from "../wire/message.ts";
-import { OrderedWriter } from "./ordered_writer.ts";
+import { FrameWriter } from "./frame_writer.ts";
 
 /** libvirt's REMOTE_PROC_AUTH_POLKIT. */
 const AUTH_POLKIT = 70;
@@ -105,7 +105,7 @@ export class UpstreamConnection {
   /** When the connection last had no calls, streams or callbacks (ms since epoch). */
   idleSince: number = Date.now();
   readonly #channel: Channel;
-  readonly #writer: OrderedWriter;
+  readonly #writer: FrameWriter;
   readonly #reader: FrameReader;
   readonly #options: UpstreamConnectionOptions;
   readonly #log: Logger;
@@ -120,7 +120,10 @@ export class UpstreamConnection {
 
   private constructor(channel: Channel, options: UpstreamConnectionOptions) {
     this.#channel = channel;
-    this.#writer = new OrderedWriter(channel);
+    this.#writer = new FrameWriter(channel, {
+      maxQueuedBytes: Infinity, // calls are bounded by max_inflight_per_connection
+      onError: (error) => this.close(`failed: ${error instanceof Error ? error.message : error}`),
+    });
     this.#reader = new FrameReader({
       maxFrameBytes: options.maxFrameBytes,
       programs: ALL_PROGRAMS,
@@ -182,9 +185,17 @@ export class UpstreamConnection {
     return serial;
   }
 
-  /** Writes whole frames to the daemon, after every earlier write. */
+  /** Writes whole frames to the daemon in place, after every earlier write; resolves once done. */
   write(data: Uint8Array): Promise<void> {
     return this.#writer.write(data);
+  }
+
+  /**
+   * Sends a frame: in place if the connection is idle (resolving once written), else as a copy
+   * that goes out with the next write (undefined: `data` may be reused at once).
+   */
+  send(data: Uint8Array): Promise<void> | undefined {
+    return this.#writer.send(data);
   }
 
   /** Reads and dispatches frames until the connection ends; then tells the handler why. */
@@ -203,7 +214,7 @@ export class UpstreamConnection {
         while ((frame = this.#reader.next()) !== null) {
           if (frameProgram(frame) === Program.KEEPALIVE) {
             if (frameProcedure(frame) === KeepaliveProc.PING) {
-              (pending ??= []).push(this.#writer.write(PONG_FRAME));
+              this.#writer.enqueue(PONG_FRAME, true);
             }
             continue;
           }

@@ -22,9 +22,10 @@ const KNOWN_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions extends FrameLimits {
   /**
-   * The buffer's starting and resting size. Small, so that idle peers cost little.
+   * The buffer's starting and resting size. Small, so that idle peers cost little: a pending read
+   * holds its buffer, and 10,000 idle clients hold 10,000 of them.
    *
-   * @default {2048}
+   * @default {256}
    */
   initialBytes?: number;
   /**
@@ -77,7 +78,7 @@ export class FrameReader {
   /** Makes a reader with an empty buffer of `initialBytes`. */
   constructor(options: FrameReaderOptions = {}) {
     this.#limits = resolveLimits(options);
-    this.#initialBytes = Math.max(options.initialBytes ?? 2048, HEADER_BYTES);
+    this.#initialBytes = Math.max(options.initialBytes ?? 256, HEADER_BYTES);
     this.#burstBytes = Math.max(options.burstBytes ?? 262144, this.#initialBytes);
     this.#buf = new Uint8Array(this.#initialBytes);
   }
@@ -114,13 +115,13 @@ export class FrameReader {
     // A partial frame is held. Its length is known once 28 bytes are in (capacity >= 28).
     const needed = this.#checkedLength > 0 ? this.#checkedLength : HEADER_BYTES;
     if (
-      capacity > this.#initialBytes && needed <= this.#initialBytes &&
-      this.#lastRead < capacity >> 2
+      capacity > this.#initialBytes && held <= this.#initialBytes &&
+      needed <= this.#initialBytes && this.#lastRead < capacity >> 2
     ) {
       this.#moveTo(this.#initialBytes); // quiet, and what remains fits the small buffer
     } else if (this.#end === capacity && this.#start === 0) {
       // Full of one partial frame: double, so the size never runs ahead of the bytes held.
-      this.#moveTo(Math.min(capacity * 2, needed));
+      this.#moveTo(Math.min(capacity * 2, Math.max(needed, held + 1)));
     } else if (this.#start > 0 && capacity - this.#end < Math.min(needed - held, capacity >> 2)) {
       this.#moveTo(capacity); // little room left at the end: slide the partial frame forward
     }
@@ -130,6 +131,7 @@ export class FrameReader {
   /** Moves the held bytes to the start of a buffer of `size` (a new one if the size differs). */
   #moveTo(size: number): void {
     const held = this.#end - this.#start;
+    size = Math.max(size, held);
     if (size === this.#buf.length) {
       this.#buf.copyWithin(0, this.#start, this.#end);
     } else {

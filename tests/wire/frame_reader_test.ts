@@ -12,7 +12,7 @@ import { FrameReader, type FrameReaderOptions } from "../../src/wire/frame_reade
 import { readHeader } from "../../src/wire/header.ts";
 import { concat, frame, words } from "../_helpers/frames.ts";
 
-const INITIAL_BYTES = 2048;
+const INITIAL_BYTES = 256;
 const BURST_BYTES = 262144;
 const KIB = 1024;
 const MIB = 1024 * 1024;

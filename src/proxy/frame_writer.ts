@@ -1,8 +1,12 @@
 /**
- * What a shared pool writes to one client. Replies and events are queued (copied, up to a bound)
- * so that a client that stops reading never stalls the upstream connection it shares with others;
- * consecutive queued frames go out in one write. Stream data is written without a copy and its
- * caller waits (backpressure on the stream's own route). A client over the bound is closed.
+ * Ordered frame writes to one peer of a shared pool, with two ways in: frames written in place
+ * (no copy; the caller waits, which is backpressure) and frames queued as copies (the caller moves
+ * on at once). Consecutive queued frames go out in one write, so frames of many clients bound for
+ * one upstream connection, or many replies bound for one client, cost one system call.
+ *
+ * The pool's client side queues replies and events, bounded, so that a client that stops reading
+ * never stalls the upstream connection it shares; its upstream side writes a call in place when
+ * the connection is idle and queues it while a write is in flight.
  *
  * @module
  */
@@ -15,25 +19,25 @@ interface Entry {
   settle?: (error?: unknown) => void;
 }
 
-/** Options for {@linkcode ClientWriter}. */
-export interface ClientWriterOptions {
+/** Options for {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
   /** Bytes that may wait in the queue (a single larger frame is still accepted alone). */
   maxQueuedBytes: number;
   /** Called once when a write fails; the writer drops everything after that. */
   onError: (error: unknown) => void;
 }
 
-/** Ordered writes to one client: queued copies and awaited in-place writes, in arrival order. */
-export class ClientWriter {
+/** Ordered writes to one peer: queued copies and awaited in-place writes, in arrival order. */
+export class FrameWriter {
   readonly #channel: Channel;
-  readonly #options: ClientWriterOptions;
+  readonly #options: FrameWriterOptions;
   #entries: Entry[] = [];
   #queuedBytes = 0;
   #pumping = false;
   #failed = false;
 
   /** Writes to `channel`. */
-  constructor(channel: Channel, options: ClientWriterOptions) {
+  constructor(channel: Channel, options: FrameWriterOptions) {
     this.#channel = channel;
     this.#options = options;
   }
@@ -65,6 +69,20 @@ export class ClientWriter {
       this.#entries.push({ bytes: frame, settle: (error) => error ? reject(error) : resolve() });
       this.#pump();
     });
+  }
+
+  /**
+   * Writes `frame` in place when nothing else is being written (resolving once written), else
+   * queues a copy to go out with the next write (returning undefined). Unbounded: for callers that
+   * bound what they send some other way.
+   */
+  send(frame: Uint8Array): Promise<void> | undefined {
+    if (this.#failed) return undefined;
+    if (!this.#pumping && this.#entries.length === 0) return this.write(frame);
+    this.#entries.push({ bytes: frame.slice() });
+    this.#queuedBytes += frame.length;
+    this.#pump();
+    return undefined;
   }
 
   /** Resolves once everything queued so far has been written (or the writer failed). */
