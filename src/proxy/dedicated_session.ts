@@ -200,13 +200,17 @@ export class DedicatedSession {
       direction: "fromClient",
     });
     const inflight = this.#inflight;
+    // A large run's write overlaps the next read (its bytes stay put: space(true)).
+    let writing: Promise<void> | undefined;
     try {
       while (!this.#closed) {
         const paused = inflight.belowLimit();
         if (paused !== undefined) await paused;
         if (this.#closed) break;
-        const space = reader.space();
+        const space = reader.space(writing !== undefined);
         const n = await this.#client.read(space);
+        if (writing !== undefined) await writing;
+        writing = undefined;
         if (n === null) {
           if (reader.buffered > 0) {
             this.#log.warning("Client closed the connection in the middle of a frame", {
@@ -245,13 +249,18 @@ export class DedicatedSession {
           await this.#rejectFrame(error);
           return;
         }
-        if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
+        if (runStart >= 0) {
+          const run = viewOf(space, runStart, runEnd);
+          if (run.length < OVERLAP_BYTES) await this.#forward(upstream, run);
+          else writing = this.#forward(upstream, run); // never rejects; awaited after the read
+        }
         if (refused && this.#upstreamGone !== undefined) {
           this.close(this.#upstreamGone); // the client has its answer
           return;
         }
         this.#clock.partial = reader.buffered > 0;
         if (this.#draining && inflight.size === 0) {
+          await writing;
           this.close("shutting down");
           return;
         }
@@ -269,10 +278,14 @@ export class DedicatedSession {
       direction: "fromServer",
     });
     const inflight = this.#inflight;
+    // A large run's write overlaps the next read (its bytes stay put: space(true)).
+    let writing: Promise<void> | undefined;
     try {
       while (!this.#closed) {
-        const space = reader.space();
+        const space = reader.space(writing !== undefined);
         const n = await upstream.read(space);
+        if (writing !== undefined) await writing;
+        writing = undefined;
         if (n === null) {
           await this.#upstreamLost("closed the connection");
           return;
@@ -300,8 +313,13 @@ export class DedicatedSession {
           await this.#upstreamLost(`sent an invalid frame: ${error.message}`);
           return;
         }
-        if (runStart >= 0) await this.#clientWriter.write(viewOf(space, runStart, runEnd));
+        if (runStart >= 0) {
+          const run = viewOf(space, runStart, runEnd);
+          if (run.length < OVERLAP_BYTES) await this.#clientWriter.write(run);
+          else (writing = this.#clientWriter.write(run)).catch(() => {}); // awaited after the read
+        }
         if (this.#draining && inflight.size === 0) {
+          await writing;
           this.close("shutting down");
           return;
         }
@@ -457,6 +475,9 @@ export class DedicatedSession {
     return this.#closeReason;
   }
 }
+
+/** Runs of frames at least this long are written while the next read goes on. */
+const OVERLAP_BYTES = 65536;
 
 /** Every program, for frames from a daemon (which only answers what a client asked for). */
 const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));

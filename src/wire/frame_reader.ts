@@ -71,6 +71,8 @@ export class FrameReader {
   #checkedLength = 0;
   /** Size of the last read, to tell a busy peer from a quiet one. */
   #lastRead = 0;
+  /** A second buffer for `space(true)`, kept while the peer is busy. */
+  #spare: Uint8Array | undefined;
   readonly #initialBytes: number;
   readonly #burstBytes: number;
   readonly #limits: Required<FrameLimits>;
@@ -95,21 +97,30 @@ export class FrameReader {
 
   /**
    * A view of free space to read into. Views from {@linkcode next} are invalid afterwards: the
-   * leftover partial frame may move to the front, or into a larger or smaller buffer.
+   * leftover partial frame may move to the front, or into a larger or smaller buffer. With
+   * `preserve`, the bytes of frames already returned are left untouched (the read goes after them,
+   * or into a second buffer), so a write of them may still be in flight during the read.
    */
-  space(): Uint8Array {
+  space(preserve = false): Uint8Array {
     const held = this.#end - this.#start;
     const capacity = this.#buf.length;
     const filled = this.#lastRead > 0 && this.#end === capacity;
     if (held === 0) {
-      this.#start = this.#end = 0;
+      if (preserve && capacity - this.#end >= capacity >> 2) {
+        return this.#buf.subarray(this.#end); // room after the frames still being written
+      }
       let size = capacity;
       if (filled && size < this.#burstBytes) {
         size = Math.min(size * 2, this.#burstBytes); // the peer is sending fast
       } else if (!filled && this.#lastRead < size >> 2 && size > this.#initialBytes) {
         size = this.#initialBytes; // quiet again: give the large buffer back
       }
-      if (size !== capacity) this.#buf = new Uint8Array(size);
+      if (preserve) {
+        this.#swap(size);
+      } else if (size !== capacity) {
+        this.#buf = new Uint8Array(size);
+      }
+      this.#start = this.#end = 0;
       return this.#buf;
     }
     // A partial frame is held. Its length is known once 28 bytes are in (capacity >= 28).
@@ -118,26 +129,37 @@ export class FrameReader {
       capacity > this.#initialBytes && held <= this.#initialBytes &&
       needed <= this.#initialBytes && this.#lastRead < capacity >> 2
     ) {
-      this.#moveTo(this.#initialBytes); // quiet, and what remains fits the small buffer
+      this.#moveTo(this.#initialBytes, preserve); // quiet, and what remains fits the small buffer
     } else if (this.#end === capacity && this.#start === 0) {
       // Full of one partial frame: double, so the size never runs ahead of the bytes held.
-      this.#moveTo(Math.min(capacity * 2, Math.max(needed, held + 1)));
+      this.#moveTo(Math.min(capacity * 2, Math.max(needed, held + 1)), preserve);
     } else if (this.#start > 0 && capacity - this.#end < Math.min(needed - held, capacity >> 2)) {
-      this.#moveTo(capacity); // little room left at the end: slide the partial frame forward
+      this.#moveTo(capacity, preserve); // little room left at the end: slide the partial frame
     }
     return this.#buf.subarray(this.#end);
   }
 
+  /** Makes the spare buffer (of at least `size`) the current one; the old one becomes spare. */
+  #swap(size: number): void {
+    const spare = this.#spare !== undefined && this.#spare.length === size
+      ? this.#spare
+      : new Uint8Array(size);
+    this.#spare = this.#buf.length === size ? this.#buf : undefined;
+    this.#buf = spare;
+  }
+
   /** Moves the held bytes to the start of a buffer of `size` (a new one if the size differs). */
-  #moveTo(size: number): void {
+  #moveTo(size: number, preserve = false): void {
     const held = this.#end - this.#start;
     size = Math.max(size, held);
-    if (size === this.#buf.length) {
+    if (size === this.#buf.length && !preserve) {
       this.#buf.copyWithin(0, this.#start, this.#end);
     } else {
-      const next = new Uint8Array(size);
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
+      // Into another buffer: with `preserve`, a write may still be sending from this one.
+      const old = this.#buf;
+      if (preserve) this.#swap(size);
+      else this.#buf = new Uint8Array(size);
+      this.#buf.set(old.subarray(this.#start, this.#end));
     }
     this.#start = 0;
     this.#end = held;

@@ -478,3 +478,37 @@ Deno.test("a big buffer goes back once a 600 KiB frame is followed by small read
   for (let i = 0; i < 2; i++) feedAndCheck(reader, [OPEN_CALL], [OPEN_CALL], `open ${i}`);
   assert.equal(reader.capacity, INITIAL_BYTES);
 });
+
+Deno.test("space(true) leaves the bytes of returned frames alone while the next read lands", () => {
+  for (const seed of [1, 2, 3]) {
+    const next = random(seed);
+    const frames = Array.from({ length: 200 }, (_, i) =>
+      frame({
+        type: MessageType.STREAM,
+        status: 2,
+        serial: i,
+        body: noise(Math.floor(next() * 300_000), seed * 1000 + i),
+      }));
+    const stream = concat(...frames);
+    const reader = new FrameReader({ maxFrameBytes: MIB });
+    let inFlight: { view: Uint8Array; copy: Uint8Array }[] = [];
+    let at = 0;
+    let received = 0;
+    while (at < stream.length) {
+      // What a relay does: read while the previous frames are still being written.
+      const space = reader.space(inFlight.length > 0);
+      const n = Math.min(space.length, 1 + Math.floor(next() * 200_000), stream.length - at);
+      space.set(stream.subarray(at, at + n));
+      at += n;
+      reader.commit(n);
+      for (const { view, copy } of inFlight) assert.deepEqual(view, copy, `seed ${seed}`);
+      inFlight = [];
+      let f: Uint8Array | null;
+      while ((f = reader.next()) !== null) {
+        assert.deepEqual(f, frames[received++], `seed ${seed}: frame ${received - 1}`);
+        inFlight.push({ view: f, copy: f.slice() });
+      }
+    }
+    assert.equal(received, frames.length);
+  }
+});
