@@ -202,9 +202,19 @@ export class UpstreamConnection {
   async run(handler: UpstreamHandler): Promise<void> {
     if (this.#keepalive) this.#startKeepalive();
     let reason = "closed the connection";
+    // Deliveries of one read overlap the next read (their bytes stay put: space(true)).
+    let delivering: Promise<unknown> | undefined;
     try {
       while (!this.#closed) {
-        const n = await this.#channel.read(this.#reader.space());
+        const reading = this.#channel.read(this.#reader.space(delivering !== undefined));
+        reading.catch(() => {}); // handled below, after the deliveries
+        if (delivering !== undefined) {
+          this.#delivering = true;
+          await delivering;
+          this.#delivering = false;
+          delivering = undefined;
+        }
+        const n = await reading;
         if (n === null) break;
         this.#reader.commit(n);
         this.#lastReceived = Date.now();
@@ -222,11 +232,7 @@ export class UpstreamConnection {
           if (delivered !== undefined) (pending ??= []).push(delivered);
         }
         // Views of the read buffer stay valid until every delivery has been written.
-        if (pending !== undefined) {
-          this.#delivering = true;
-          await Promise.all(pending);
-          this.#delivering = false;
-        }
+        if (pending !== undefined) delivering = Promise.all(pending).catch(() => {});
       }
     } catch (error) {
       if (error instanceof FrameError) {
