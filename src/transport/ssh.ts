@@ -3,7 +3,7 @@
  * libvirt builds, and carries frames over its stdin/stdout (a {@linkcode ChildChannel}).
  *
  * {@linkcode planSsh} is pure: it takes the argv, the remote command, the remote socket and the
- * default proxy from src/uri/uri.ts (`sshArgv`, `sshRemoteCommand`, `unixSocketPath`,
+ * default proxy from src/uri/remote.ts (`sshArgv`, `sshRemoteCommand`, `unixSocketPath`,
  * `sshProxy`, which follow libvirt's virNetSocketNewConnectSSH, virNetClientSSHHelperCommand,
  * remoteGetUNIXSocket and doRemoteOpen) and adds what the libssh mapping below needs.
  *
@@ -34,13 +34,8 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import {
-  type LibvirtUri,
-  sshArgv,
-  sshProxy,
-  sshRemoteCommand,
-  unixSocketPath,
-} from "../uri/uri.ts";
+import { sshArgv, sshProxy, sshRemoteCommand, unixSocketPath } from "../uri/remote.ts";
+import type { LibvirtUri } from "../uri/uri.ts";
 import { DialError } from "./channel.ts";
 import { type ChildChannel, spawnChannel } from "./child_channel.ts";
 import { describeCause, type DialOptions } from "./dial.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { defaultPort, type LibvirtUri } from "../uri/uri.ts";
+import { defaultPort } from "../uri/remote.ts";
+import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
 import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
 

@@ -21,7 +21,8 @@
  */
 
 import * as nodeTls from "node:tls";
-import { defaultPort, type LibvirtUri } from "../uri/uri.ts";
+import { defaultPort } from "../uri/remote.ts";
+import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
 import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
 import { loadPki, locatePkiFiles, PkiError, type PkiMaterial } from "./pki.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type LibvirtUri, unixSocketPath } from "../uri/uri.ts";
+import { unixSocketPath } from "../uri/remote.ts";
+import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
 import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
 

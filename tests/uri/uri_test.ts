@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import {
   defaultPort,
   escapeShell,
-  parseUri,
   sshArgv,
   sshHelperUri,
   sshProxy,
   unixSocketPath,
-  UriError,
-} from "../../src/uri/uri.ts";
+} from "../../src/uri/remote.ts";
+import { parseUri, UriError } from "../../src/uri/uri.ts";
 
 /**
  * Expected values captured from libvirt 9.0.0 (Debian 12, libvirt-clients 9.0.0-4+deb12u2) with
