@@ -10,9 +10,16 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError, findConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { rootLogger } from "../log/logger.ts";
+import { formatAliases, uriAliases } from "./aliases.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
-import { CHECK_CONFIG_USAGE, MAIN_USAGE, SERVE_USAGE, STDIO_USAGE } from "./usage.ts";
+import {
+  ALIASES_USAGE,
+  CHECK_CONFIG_USAGE,
+  MAIN_USAGE,
+  SERVE_USAGE,
+  STDIO_USAGE,
+} from "./usage.ts";
 
 /** The program version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -64,6 +71,14 @@ export async function runCli(
           `${config.file}: OK (${config.upstreams.length} upstreams, ` +
             `${config.listeners.length} listeners)`,
         );
+        return 0;
+      });
+    case "aliases":
+      return await guard(env, async () => {
+        const flags = parse(rest, ALIASES_USAGE, env, false);
+        if (flags === undefined) return 0;
+        const config = await loadConfig(findConfigPath(flags.config));
+        env.print(formatAliases(uriAliases(config)));
         return 0;
       });
     case "version":

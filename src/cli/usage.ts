@@ -11,6 +11,7 @@ Usage:
   virtmux serve [--config FILE]          run the proxy on the configured sockets
   virtmux stdio [--config FILE] [URI]    serve one client on stdin/stdout
   virtmux check-config [--config FILE]   validate a config file
+  virtmux aliases [--config FILE]        print uri_aliases for libvirt.conf
   virtmux version                        print the version
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
@@ -40,3 +41,9 @@ export const CHECK_CONFIG_USAGE = `Usage: virtmux check-config [--config FILE]
 
 Validates the config file. Prints every problem as FILE:LINE:COL: message and exits 1, or
 prints a summary and exits 0.`;
+
+/** Help of `virtmux aliases`. */
+export const ALIASES_USAGE = `Usage: virtmux aliases [--config FILE]
+
+Prints a uri_aliases setting for libvirt.conf: one alias per upstream, named after it, reaching it
+through the first [[listen]] socket that serves it. Then "virsh -c hv1 list" goes through virtmux.`;
