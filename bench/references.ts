@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnProcess, waitForUnixSocket } from "../tests/integration/helpers/process.ts";
 import { MAIN_TS } from "../tests/integration/helpers/virtmux.ts";
+import { V8_FLAGS } from "../tools/v8_flags.ts";
 
 /** Absolute path of bench/fast_daemon.ts. */
 export const FAST_DAEMON_TS: string = fileURLToPath(new URL("./fast_daemon.ts", import.meta.url));
@@ -251,6 +252,7 @@ export async function startVirtmux(options: VirtmuxOptions): Promise<VirtmuxProc
     Deno.execPath(),
     "run",
     "-A",
+    V8_FLAGS,
     ...(options.denoFlags ?? []),
     MAIN_TS,
     "serve",

@@ -345,9 +345,6 @@ const MISSES_EXPLAINED: string[] = [
   "Splicing needs the sockets' file descriptors, which Deno's unix connections do not expose. " +
   "virtmux overlaps the write of a large run of frames with the next read (a second buffer, no " +
   "copy) and otherwise moves stream data without copying it.",
-  "- **Memory for 10,000 idle clients.** A bare Deno server holding 10,000 connections, each with " +
-  "a pending read, already costs 5.5–7.5 KiB per connection; virtmux's read buffers start at 256 " +
-  "bytes and grow only with bytes that arrive, and its session state is the rest.",
   "- **tls one-shot virsh.** On loopback a TLS handshake costs about 8 ms against virsh's own " +
   "25–30 ms start-up: the warm pool's path is within a few percent of virsh on the daemon's unix " +
   "socket, the fastest any path can be, so no proxy can show 1.3× here; over a real network " +

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { V8_FLAGS } from "./v8_flags.ts";
+
 const require = Deno.args.includes("--require");
 const version = Deno.version.deno;
 const home = Deno.env.get("HOME") ?? "/root";
@@ -37,7 +39,7 @@ if (denort === undefined) {
 }
 
 const command = new Deno.Command(Deno.execPath(), {
-  args: ["compile", "-A", "--output", "dist/virtmux", "main.ts"],
+  args: ["compile", "-A", V8_FLAGS, "--output", "dist/virtmux", "main.ts"],
   env: Deno.env.get("DENORT_BIN") ? {} : { DENORT_BIN: denort },
   stdout: "inherit",
   stderr: "inherit",

@@ -115,9 +115,10 @@ interface ConnectionState {
   streams: Map<number, StreamRoute>;
 }
 
+/** What the pool tracks for one client; made on first use, as most clients never need them. */
 interface ClientState {
-  streams: Map<number, StreamRoute>;
-  registrations: Set<Registration>;
+  streams: Map<number, StreamRoute> | undefined;
+  registrations: Set<Registration> | undefined;
 }
 
 interface Waiter {
@@ -200,7 +201,7 @@ export class Pool implements UpstreamHandler {
   /** Attaches a client that has opened through this pool. */
   attach(client: PoolClient): void {
     if (!this.#clients.has(client)) {
-      this.#clients.set(client, { streams: new Map(), registrations: new Set() });
+      this.#clients.set(client, { streams: undefined, registrations: undefined });
     }
   }
 
@@ -213,8 +214,8 @@ export class Pool implements UpstreamHandler {
     const state = this.#clients.get(client);
     if (state === undefined) return [];
     this.#clients.delete(client);
-    for (const registration of state.registrations) this.#leave(registration, client);
-    for (const route of state.streams.values()) this.#abandonStream(route);
+    for (const registration of state.registrations ?? []) this.#leave(registration, client);
+    for (const route of state.streams?.values() ?? []) this.#abandonStream(route);
     const unanswered: Header[] = [];
     for (const connectionState of this.#state.values()) {
       for (const pending of connectionState.pending.values()) {
@@ -265,7 +266,7 @@ export class Pool implements UpstreamHandler {
           return;
         }
         held.clients.add(client);
-        state.registrations.add(held);
+        (state.registrations ??= new Set()).add(held);
         return client.deliver(encodeOkReply(frame, registrationReply(held, procedure)));
       }
       registration = this.#registrations.begin(call, program, procedure);
@@ -281,7 +282,7 @@ export class Pool implements UpstreamHandler {
         ));
       }
       held.clients.delete(client);
-      state.registrations.delete(held);
+      state.registrations?.delete(held);
       if (held.clients.size > 0) {
         // Others still use it: the daemon keeps it; this client just stops getting its events.
         return client.deliver(encodeOkReply(frame, deregistrationReply(held)));
@@ -330,7 +331,7 @@ export class Pool implements UpstreamHandler {
         serverDone: false,
       };
       connectionState.streams.set(serial, stream);
-      state.streams.set(clientSerial, stream);
+      (state.streams ??= new Map()).set(clientSerial, stream);
       connection.streams++;
     }
     connectionState.pending.set(serial, {
@@ -359,7 +360,7 @@ export class Pool implements UpstreamHandler {
    * written; a frame for no open stream is dropped (the daemon would drop it too).
    */
   streamFromClient(client: PoolClient, frame: Uint8Array): Promise<void> | undefined {
-    const route = this.#clients.get(client)?.streams.get(frameSerial(frame));
+    const route = this.#clients.get(client)?.streams?.get(frameSerial(frame));
     if (route === undefined || route.connection.closed) return undefined;
     if (frameType(frame) === MessageType.STREAM && frameStatus(frame) !== MessageStatus.CONTINUE) {
       route.clientDone = true;
@@ -378,7 +379,7 @@ export class Pool implements UpstreamHandler {
       return this.#onReply(connection, state, frame);
     }
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
-      const route = state.streams.get(frameSerial(frame));
+      const route = state.streams?.get(frameSerial(frame));
       if (route === undefined) return undefined;
       if (type === MessageType.STREAM && frameStatus(frame) !== MessageStatus.CONTINUE) {
         route.serverDone = true;
@@ -418,12 +419,12 @@ export class Pool implements UpstreamHandler {
     }
     for (const route of state.streams.values()) {
       affected.add(route.client);
-      this.#clients.get(route.client)?.streams.delete(route.clientSerial);
+      this.#clients.get(route.client)?.streams?.delete(route.clientSerial);
     }
     for (const registration of this.#registrations.on(connection)) {
       for (const client of registration.clients) {
         affected.add(client);
-        this.#clients.get(client)?.registrations.delete(registration);
+        this.#clients.get(client)?.registrations?.delete(registration);
       }
       this.#registrations.remove(registration);
     }
@@ -520,7 +521,8 @@ export class Pool implements UpstreamHandler {
 
   #join(registration: Registration, client: PoolClient): void {
     registration.clients.add(client);
-    this.#clients.get(client)?.registrations.add(registration);
+    const state = this.#clients.get(client);
+    if (state !== undefined) (state.registrations ??= new Set()).add(registration);
   }
 
   /** `client` stops using `registration`; the last user's leaving undoes it upstream. */
@@ -570,7 +572,7 @@ export class Pool implements UpstreamHandler {
    * libvirt's client does) and keep its serial reserved until the daemon ends it too.
    */
   #abandonStream(route: StreamRoute): void {
-    this.#clients.get(route.client)?.streams.delete(route.clientSerial);
+    this.#clients.get(route.client)?.streams?.delete(route.clientSerial);
     if (route.serverDone && route.clientDone) return this.#endStream(route);
     if (!route.clientDone && !route.connection.closed) {
       route.clientDone = true;
@@ -595,7 +597,7 @@ export class Pool implements UpstreamHandler {
       route.connection.streams--;
     }
     const clientState = this.#clients.get(route.client);
-    if (clientState?.streams.get(route.clientSerial) === route) {
+    if (clientState?.streams?.get(route.clientSerial) === route) {
       clientState.streams.delete(route.clientSerial);
     }
   }

@@ -14,6 +14,7 @@ import {
   spawnProcess,
   waitForUnixSocket,
 } from "./process.ts";
+import { V8_FLAGS } from "../../../tools/v8_flags.ts";
 import { makeTempDir, removeDir } from "./tmp.ts";
 
 /** Absolute path of the repository's main.ts. */
@@ -87,7 +88,16 @@ export async function startVirtmux(
   await Deno.writeTextFile(configPath, configToml);
   await Deno.writeTextFile(logFile, "");
   const proc = spawnProcess(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, "serve", "--config", configPath, ...(options.args ?? [])],
+    args: [
+      "run",
+      "-A",
+      V8_FLAGS,
+      MAIN_TS,
+      "serve",
+      "--config",
+      configPath,
+      ...(options.args ?? []),
+    ],
     env: { RUST_BACKTRACE: "0", NO_COLOR: "1", ...options.env },
     logFile,
     name: "virtmux serve",
@@ -148,7 +158,7 @@ export interface RunVirtmuxOptions {
  * @returns exit code, stdout, stderr and whether it timed out
  */
 export function runVirtmux(args: string[], options: RunVirtmuxOptions = {}): Promise<RunResult> {
-  return runCommand(Deno.execPath(), ["run", "-A", MAIN_TS, ...args], {
+  return runCommand(Deno.execPath(), ["run", "-A", V8_FLAGS, MAIN_TS, ...args], {
     env: { RUST_BACKTRACE: "0", NO_COLOR: "1", ...options.env },
     stdin: options.stdin,
     timeoutMs: options.timeoutMs ?? 30000,
