@@ -57,6 +57,8 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
         frameMs: config.limits.frameTimeoutMs,
         idleMs: config.limits.idleTimeoutMs,
       },
+      allowUids: new Set(listener.allowUids),
+      allowGids: new Set(listener.allowGids),
       routes: new Map(
         listener.routeByName
           ? config.upstreams.filter((u) => listener.allowUpstreams.includes(u.name))

@@ -56,6 +56,7 @@ import {
 } from "./_fields.ts";
 import { resolveProcedureName } from "../wire/procedure_names.ts";
 import { parseUri, UriError } from "../uri/uri.ts";
+import { type AccountDatabase, accountId } from "../transport/accounts.ts";
 import { type KeyPath, scanKeyPositions } from "./locate.ts";
 import {
   type AuditConfig,
@@ -221,6 +222,8 @@ const LISTEN_KEYS = [
   "deny_procedures",
   "allow_procedures",
   "programs",
+  "allow_uids",
+  "allow_gids",
   "max_message_bytes",
   "max_clients",
 ];
@@ -402,6 +405,8 @@ function checkListeners(
       denyProcedures: procedures(checker, section, "deny_procedures"),
       allowProcedures: procedures(checker, section, "allow_procedures"),
       programs: programs(checker, section) ?? [...defaults.programs],
+      allowUids: accountIds(checker, section, "allow_uids", "passwd"),
+      allowGids: accountIds(checker, section, "allow_gids", "group"),
     };
     if (listener.routeByName) checkRouting(checker, section, listener, upstreams);
     const group = string(checker, section, "group");
@@ -559,6 +564,49 @@ function procedures(checker: Checker, section: Section, key: string): string[] {
     }
   });
   return names;
+}
+
+/** `allow_uids` / `allow_gids`: numeric ids or names, resolved from /etc/passwd or /etc/group. */
+function accountIds(
+  checker: Checker,
+  section: Section,
+  key: string,
+  database: AccountDatabase,
+): number[] {
+  if (!Object.hasOwn(section.table, key)) return [];
+  const value = section.table[key];
+  const path = [...section.path, key];
+  const what = database === "passwd" ? "user" : "group";
+  if (!Array.isArray(value)) {
+    checker.report(
+      path,
+      `${quote(key)} must be an array of ${what} names or ids, got ${describe(value)}`,
+    );
+    return [];
+  }
+  const ids: number[] = [];
+  for (const [index, item] of value.entries()) {
+    if (typeof item === "bigint" && item >= 0n && item < 0xffffffffn) {
+      ids.push(Number(item));
+    } else if (typeof item === "string" && item !== "") {
+      const id = accountId(database, item);
+      if (id === undefined) {
+        checker.report(
+          [...path, index],
+          `unknown ${what} ${quote(item)} in ${quote(key)}: not in /etc/${database}`,
+        );
+      } else {
+        ids.push(id);
+      }
+    } else {
+      checker.report(
+        [...path, index],
+        `each item of ${quote(key)} must be a ${what} name or an id from 0 to 4294967294, ` +
+          `got ${describe(item)}`,
+      );
+    }
+  }
+  return ids;
 }
 
 /** The `programs` a listener accepts: names from "remote", "qemu", "lxc", "admin". */

@@ -195,6 +195,21 @@ export interface ListenerConfig {
    * @default {["remote", "qemu", "lxc"]}
    */
   programs: string[];
+  /**
+   * User ids allowed to connect (`allow_uids`, names resolved from /etc/passwd). With
+   * `allowGids`, checked against each client's credentials; both empty: the socket's mode and
+   * group alone decide who connects.
+   *
+   * @default {[]}
+   */
+  allowUids: number[];
+  /**
+   * Group ids allowed to connect, the client's primary or supplementary groups (`allow_gids`,
+   * names resolved from /etc/group).
+   *
+   * @default {[]}
+   */
+  allowGids: number[];
   /** Largest frame on this socket, when stricter than `[limits]` (`max_message_bytes`). */
   maxMessageBytes?: number;
   /** Most clients at once on this socket, when stricter than `[limits]` (`max_clients`). */

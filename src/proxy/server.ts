@@ -8,13 +8,20 @@
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
+import { peerAllowed } from "../transport/peer_credentials.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
+import { ErrorCode } from "../wire/constants.ts";
 import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
 import type { ClientTimeouts } from "./client_clock.ts";
 import type { Policy } from "./policy.ts";
 import { Pool } from "./pool.ts";
 import { SharedSession } from "./shared_session.ts";
-import { listenUnix, resolveGroup, type UnixSocketListener } from "./unix_listener.ts";
+import {
+  type AcceptedClient,
+  listenUnix,
+  resolveGroup,
+  type UnixSocketListener,
+} from "./unix_listener.ts";
 
 /** An upstream daemon as the server needs it. */
 export interface UpstreamSpec {
@@ -64,6 +71,15 @@ export interface ListenerSpec {
   timeouts: ClientTimeouts;
   /** Upstreams a client may pick by the name it opens (`route_by_name`), by name. */
   routes: ReadonlyMap<string, UpstreamSpec>;
+  /** User ids allowed to connect; with `allowGids` both empty, the socket's mode decides alone. */
+  allowUids: ReadonlySet<number>;
+  /** Group ids (primary or supplementary) allowed to connect. */
+  allowGids: ReadonlySet<number>;
+}
+
+/** Whether clients of `spec` are checked against `allow_uids`/`allow_gids`. */
+function checksPeers(spec: ListenerSpec): boolean {
+  return spec.allowUids.size > 0 || spec.allowGids.size > 0;
 }
 
 /** Options for {@linkcode Server}. */
@@ -95,7 +111,8 @@ interface Session {
 interface ListenerRuntime {
   spec: ListenerSpec;
   socket: UnixSocketListener;
-  open: number;
+  /** Clients connected through this path, shared with the socket this one replaced. */
+  clients: { open: number };
   accepting: Promise<void>;
 }
 
@@ -170,6 +187,15 @@ export class Server {
         }
         continue;
       }
+      if (checksPeers(spec) !== runtime.socket.peerCredentials) {
+        // Reading credentials takes another kind of socket: bind a new one in place of the old.
+        try {
+          await this.#openListener(spec, runtime);
+        } catch (error) {
+          problems.push(error instanceof Error ? error.message : String(error));
+        }
+        continue;
+      }
       try {
         if (spec.mode !== runtime.spec.mode) Deno.chmodSync(spec.socket, spec.mode);
         if (spec.group !== undefined && spec.group !== runtime.spec.group) {
@@ -211,13 +237,19 @@ export class Server {
     for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
   }
 
-  async #openListener(spec: ListenerSpec): Promise<void> {
+  /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
+  async #openListener(spec: ListenerSpec, replacing?: ListenerRuntime): Promise<void> {
     const socket = await listenUnix(spec.socket, {
       mode: spec.mode,
       group: spec.group,
+      peerCredentials: checksPeers(spec),
+      replacing: replacing?.socket,
       logger: this.#log,
     });
-    const runtime: ListenerRuntime = { spec, socket, open: 0, accepting: Promise.resolve() };
+    // Clients of a replaced socket stay; they keep counting against the listener's limit.
+    const clients = replacing?.clients ?? { open: 0 };
+    const runtime: ListenerRuntime = { spec, socket, clients, accepting: Promise.resolve() };
+    replacing?.socket.close();
     this.#listeners.set(spec.socket, runtime);
     runtime.accepting = this.#acceptLoop(runtime);
     this.#log.info("Listening", {
@@ -234,7 +266,7 @@ export class Server {
     if (runtime === undefined) return;
     this.#listeners.delete(path);
     try {
-      runtime.socket.listener.close();
+      runtime.socket.close();
     } catch { /* closed */ }
     runtime.socket.remove();
   }
@@ -257,17 +289,30 @@ export class Server {
 
   async #acceptLoop(runtime: ListenerRuntime): Promise<void> {
     try {
-      for await (const conn of runtime.socket.listener) {
+      for await (const accepted of runtime.socket.clients()) {
+        const conn = accepted.channel;
         const spec = runtime.spec;
         const id = this.#nextClientId++;
         const log = this.#log.child({
           listener: spec.socket,
           client: id,
           upstream: spec.upstream.name,
+          ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
         });
+        if (checksPeers(spec)) {
+          const refusal = peerRefusal(spec, accepted);
+          if (refusal !== undefined) {
+            log.warning("Client refused: credentials not allowed", {
+              reason: refusal,
+              gid: accepted.peer?.gid,
+            });
+            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
+            continue;
+          }
+        }
         const full = this.#sessions.size >= this.#maxClients
           ? this.#maxClients
-          : runtime.open >= spec.maxClients
+          : runtime.clients.open >= spec.maxClients
           ? spec.maxClients
           : 0;
         if (full > 0) {
@@ -303,12 +348,12 @@ export class Server {
             timeouts: spec.timeouts,
           });
         this.#sessions.set(session, runtime);
-        runtime.open++;
+        runtime.clients.open++;
         session.run().catch((error) => {
           log.error("Session failed", { error: String(error) });
         }).finally(() => {
           this.#sessions.delete(session);
-          runtime.open--;
+          runtime.clients.open--;
           log.info("Client disconnected", { reason: session.closeReason });
         });
       }
@@ -368,4 +413,16 @@ export class Server {
 
 function label(upstream: UpstreamSpec): string {
   return `"${upstream.name}" (${upstream.uri.text})`;
+}
+
+/** Why `accepted` may not use the socket of `spec`, or undefined when it may. */
+function peerRefusal(spec: ListenerSpec, accepted: AcceptedClient): string | undefined {
+  const peer = accepted.peer;
+  if (peer === undefined) {
+    return `virtmux cannot tell who connected to "${spec.socket}" (${accepted.peerError}), ` +
+      "and it admits only the users and groups in its allow_uids/allow_gids";
+  }
+  if (peerAllowed(peer, spec.allowUids, spec.allowGids)) return undefined;
+  return `virtmux does not allow uid ${peer.uid} (gid ${peer.gid}) on "${spec.socket}": ` +
+    "not in the listener's allow_uids/allow_gids";
 }

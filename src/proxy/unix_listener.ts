@@ -6,7 +6,12 @@
  * @module
  */
 
+import * as net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import { accountId } from "../transport/accounts.ts";
+import type { Channel } from "../transport/channel.ts";
+import { NodeSocketChannel } from "../transport/node_socket_channel.ts";
+import { type PeerCredentials, peerCredentials } from "../transport/peer_credentials.ts";
 
 /** Options for {@linkcode listenUnix}. */
 export interface ListenUnixOptions {
@@ -14,19 +19,49 @@ export interface ListenUnixOptions {
   mode: number;
   /** Group name or numeric id to own the socket. */
   group?: string;
+  /**
+   * Read each client's credentials (pid, uid, groups) when it connects. Such a socket is served
+   * through node:net, whose sockets expose the descriptor getsockopt needs; it moves data more
+   * slowly than Deno's own, so only listeners that check credentials ask for it.
+   */
+  peerCredentials?: boolean;
+  /**
+   * This process's own listener at the same path, to be taken over: the new socket is renamed
+   * over its file, so clients always find one of the two. The caller closes the old one after.
+   */
+  replacing?: UnixSocketListener;
   /** Where to note a replaced stale socket. */
   logger?: Logger;
 }
 
+/** A client just accepted. */
+export interface AcceptedClient {
+  /** Its connection. */
+  channel: Channel;
+  /** Its credentials, when the listener reads them and the kernel gave them. */
+  peer?: PeerCredentials;
+  /** Why its credentials could not be read, when the listener reads them. */
+  peerError?: string;
+}
+
 /** A listening unix socket and the identity of the file it created. */
 export interface UnixSocketListener {
-  /** The listener. */
-  listener: Deno.Listener<Deno.UnixConn>;
   /** The socket's path. */
   path: string;
+  /** Whether accepted clients come with their credentials. */
+  peerCredentials: boolean;
+  /** The next client; rejects once the listener is closed. */
+  accept(): Promise<AcceptedClient>;
+  /** Every client until the listener is closed. */
+  clients(): AsyncIterable<AcceptedClient>;
+  /** Stops accepting; the socket file stays until {@linkcode remove}. */
+  close(): void;
   /** Removes the socket file if it is still the one this listener made. */
   remove(): void;
 }
+
+/** What a bound socket offers before it is moved into place. */
+type Acceptor = Pick<UnixSocketListener, "accept" | "clients" | "close">;
 
 /**
  * Binds a unix socket at `path`.
@@ -45,13 +80,13 @@ export async function listenUnix(
   } catch (error) {
     throw new Error(`Cannot listen on "${path}": cannot create directory "${dir}": ${why(error)}`);
   }
-  await clearStaleSocket(path, options.logger);
+  if (options.replacing?.path !== path) await clearStaleSocket(path, options.logger);
   // Bind under a private name, set mode and group, then rename into place: the rename is atomic,
   // so no client can reach the socket while its permissions are still the umask's.
   const temporary = `${dir}/.virtmux-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  let listener: Deno.Listener<Deno.UnixConn>;
+  let acceptor: Acceptor;
   try {
-    listener = Deno.listen({ transport: "unix", path: temporary });
+    acceptor = options.peerCredentials ? await bindNode(temporary) : bindDeno(temporary);
   } catch (error) {
     throw new Error(`Cannot listen on "${path}": ${why(error)}`);
   }
@@ -60,7 +95,7 @@ export async function listenUnix(
     if (gid !== undefined) Deno.chownSync(temporary, null, gid);
     Deno.renameSync(temporary, path);
   } catch (error) {
-    listener.close();
+    acceptor.close();
     try {
       Deno.removeSync(temporary);
     } catch { /* never made */ }
@@ -69,12 +104,84 @@ export async function listenUnix(
   // Inode numbers are reused at once: identify the file by device, inode and birth time.
   const identity = fileIdentity(Deno.lstatSync(path));
   return {
-    listener,
+    ...acceptor,
     path,
+    peerCredentials: options.peerCredentials ?? false,
     remove() {
       try {
         if (fileIdentity(Deno.lstatSync(path)) === identity) Deno.removeSync(path);
       } catch { /* already gone */ }
+    },
+  };
+}
+
+/** A socket served by Deno's own listener: the fast path. */
+function bindDeno(path: string): Acceptor {
+  const listener = Deno.listen({ transport: "unix", path });
+  return {
+    async accept() {
+      return { channel: await listener.accept() };
+    },
+    async *clients() {
+      for await (const conn of listener) yield { channel: conn };
+    },
+    close() {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+    },
+  };
+}
+
+/** A socket served by node:net, each client with its credentials read at accept. */
+async function bindNode(path: string): Promise<Acceptor> {
+  const waiting: { resolve: (client: AcceptedClient) => void; reject: (e: Error) => void }[] = [];
+  const ready: AcceptedClient[] = [];
+  let closed = false;
+  const server = net.createServer((socket) => {
+    const client: AcceptedClient = { channel: new NodeSocketChannel(socket) };
+    // deno-lint-ignore no-explicit-any -- the descriptor is not part of node's typed API
+    const fd: unknown = (socket as any)._handle?.fd;
+    try {
+      if (typeof fd !== "number" || fd < 0) throw new Error("the socket has no file descriptor");
+      client.peer = peerCredentials(fd);
+    } catch (error) {
+      client.peerError = why(error);
+    }
+    const taker = waiting.shift();
+    if (taker !== undefined) taker.resolve(client);
+    else ready.push(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const accept = (): Promise<AcceptedClient> => {
+    const next = ready.shift();
+    if (next !== undefined) return Promise.resolve(next);
+    if (closed) return Promise.reject(new Error("listener closed"));
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  };
+  return {
+    accept,
+    async *clients() {
+      while (true) {
+        try {
+          yield await accept();
+        } catch {
+          return;
+        }
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      server.close();
+      for (const taker of waiting.splice(0)) taker.reject(new Error("listener closed"));
+      for (const client of ready.splice(0)) client.channel.close();
     },
   };
 }
@@ -107,16 +214,11 @@ async function clearStaleSocket(path: string, logger?: Logger): Promise<void> {
 
 /** The numeric id of a group given by name or number, from /etc/group. */
 export function resolveGroup(group: string, path: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
-  let text = "";
-  try {
-    text = Deno.readTextFileSync("/etc/group");
-  } catch { /* fall through to the error below */ }
-  for (const line of text.split("\n")) {
-    const [name, , id] = line.split(":");
-    if (name === group && id !== undefined) return Number(id);
+  const id = accountId("group", group);
+  if (id === undefined) {
+    throw new Error(`Cannot listen on "${path}": group "${group}" does not exist`);
   }
-  throw new Error(`Cannot listen on "${path}": group "${group}" does not exist`);
+  return id;
 }
 
 function why(error: unknown): string {

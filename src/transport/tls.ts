@@ -24,6 +24,7 @@ import * as nodeTls from "node:tls";
 import { defaultPort } from "../uri/remote.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
+import { NodeSocketChannel } from "./node_socket_channel.ts";
 import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
 import { loadPki, locatePkiFiles, PkiError, type PkiMaterial } from "./pki.ts";
 
@@ -186,94 +187,6 @@ function explain(error: unknown, stage: string, hostname: string, pki: PkiMateri
   return cause;
 }
 
-/** A node:tls socket as a {@linkcode Channel}: used only for `no_verify=1`. */
-class NodeTlsChannel implements Channel {
-  #socket: nodeTls.TLSSocket;
-  #chunks: Uint8Array[] = [];
-  #queued = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-  #paused = false;
-
-  /** Chunks above this many bytes pause the socket until reads catch up. */
-  static readonly HIGH_WATER = 1 << 20;
-
-  constructor(socket: nodeTls.TLSSocket) {
-    this.#socket = socket;
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#queued += chunk.length;
-      if (this.#queued > NodeTlsChannel.HIGH_WATER && !this.#paused) {
-        this.#paused = true;
-        socket.pause();
-      }
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("error", (error: Error) => {
-      this.#error ??= error;
-      this.#notify();
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-    let count = 0;
-    while (count < buffer.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const take = Math.min(chunk.length, buffer.length - count);
-      buffer.set(take === chunk.length ? chunk : chunk.subarray(0, take), count);
-      count += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    this.#queued -= count;
-    if (this.#paused && this.#queued < NodeTlsChannel.HIGH_WATER / 2) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    return count;
-  }
-
-  write(data: Uint8Array): Promise<number> {
-    if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#socket.write(data, (error?: Error | null) => {
-        if (error) reject(error);
-        else resolve(data.length);
-      });
-    });
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(() => resolve()));
-  }
-
-  close(): void {
-    this.#socket.destroy();
-    this.#ended = true;
-    this.#notify();
-  }
-}
-
 function connectUnverified(
   hostname: string,
   port: number,
@@ -299,7 +212,7 @@ function connectUnverified(
     socket.once("secureConnect", () => {
       socket.off("error", onError);
       socket.setNoDelay(true);
-      resolve(new NodeTlsChannel(socket));
+      resolve(new NodeSocketChannel(socket));
     });
   });
 }

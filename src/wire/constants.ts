@@ -86,6 +86,7 @@ export const ErrorCode = {
   OPERATION_DENIED: 29,
   RPC: 39,
   OPERATION_TIMEOUT: 68,
+  ACCESS_DENIED: 88,
 } as const;
 
 /** Error domains (virErrorDomain) used in the replies the proxy makes. */

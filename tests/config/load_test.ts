@@ -78,6 +78,8 @@ allow_upstreams = ["hv-2.lab_b"]
 deny_procedures = ["DOMAIN_UNDEFINE", "DOMAIN_DESTROY"]
 allow_procedures = ["virConnectListAllDomains"]
 programs = ["remote", "admin"]
+allow_uids = [0, "root", 1000]
+allow_gids = ["root"]
 max_message_bytes = 300000
 max_clients = 10
 
@@ -128,6 +130,8 @@ listen = ""
     denyProcedures: ["DOMAIN_UNDEFINE", "DOMAIN_DESTROY"],
     allowProcedures: ["virConnectListAllDomains"],
     programs: ["remote", "admin"],
+    allowUids: [0, 0, 1000],
+    allowGids: [0],
     maxMessageBytes: 300000,
     maxClients: 10,
   }]);
@@ -166,6 +170,8 @@ Deno.test("parseConfig() fills in every default", () => {
     denyProcedures: [],
     allowProcedures: [],
     programs: ["remote", "qemu", "lxc"],
+    allowUids: [],
+    allowGids: [],
   }]);
   assert.deepEqual(config.audit, { enabled: false, path: "/var/log/virtmux/audit.jsonl" });
   assert.deepEqual(config.metrics, { listen: "" });
@@ -281,6 +287,21 @@ const MISTAKES: [string, string, string][] = [
     '[[listen]]\nsocket = "/a"\ndeny_procedures = ["DOMAIN_DESTROY", "DOMAIN_EXPLODE"]\n',
     'v.toml:6:38: unknown procedure "DOMAIN_EXPLODE" in "deny_procedures": use libvirt\'s ' +
     'names, e.g. "DOMAIN_DESTROY", "REMOTE_PROC_DOMAIN_DESTROY" or "virDomainDestroy"',
+  ],
+  [
+    "unknown user and group names",
+    UPSTREAM +
+    '[[listen]]\nsocket = "/a"\nallow_uids = ["root", "no-such-user-virtmux"]\n' +
+    'allow_gids = [-1, "no-such-group-virtmux"]\n',
+    'v.toml:6:23: unknown user "no-such-user-virtmux" in "allow_uids": not in /etc/passwd\n' +
+    'v.toml:7:15: each item of "allow_gids" must be a group name or an id from 0 to ' +
+    "4294967294, got integer -1\n" +
+    'v.toml:7:19: unknown group "no-such-group-virtmux" in "allow_gids": not in /etc/group',
+  ],
+  [
+    "wrong type: allow_uids as one id",
+    UPSTREAM + '[[listen]]\nsocket = "/a"\nallow_uids = 1000\n',
+    'v.toml:6:1: "allow_uids" must be an array of user names or ids, got integer 1000',
   ],
   [
     "unknown program name",

@@ -25,6 +25,8 @@ import { type SocketPair, socketPair } from "../_helpers/socket_pair.ts";
 
 /** A procedure the fake upstream never answers: a call that stays outstanding. */
 const HOLD_PROC = 273;
+const UID = Deno.uid()!;
+const GID = Deno.gid()!;
 const OPEN_ARGS = concat(words(1, 15), new TextEncoder().encode("test:///default\0"), words(0));
 
 const UPSTREAM: UpstreamSpec = {
@@ -54,6 +56,8 @@ function spec(socket: string, options: Partial<ListenerSpec> = {}): ListenerSpec
     policy: new Policy({ listener: socket, deny: [], allow: [] }),
     timeouts: NO_TIMEOUTS,
     routes: new Map(),
+    allowUids: new Set(),
+    allowGids: new Set(),
     ...options,
   };
 }
@@ -347,6 +351,71 @@ Deno.test("reload: new listeners open, removed ones vanish, their clients keep w
     await t.finish();
   }
   assert.throws(() => Deno.lstatSync(t.path("keep.sock")), Deno.errors.NotFound);
+});
+
+Deno.test("allow_uids/allow_gids: a listed peer is served, an unlisted one gets access denied", async () => {
+  const other = UID + 1;
+  const t = await start((dir) => [
+    spec(`${dir}/mine.sock`, { allowUids: new Set([UID]) }),
+    spec(`${dir}/group.sock`, { allowUids: new Set([other]), allowGids: new Set([GID]) }),
+    spec(`${dir}/theirs.sock`, { allowUids: new Set([other]), allowGids: new Set([other]) }),
+  ]);
+  const clients: Client[] = [];
+  try {
+    for (const name of ["mine.sock", "group.sock"]) {
+      const c = await Client.connect(t.path(name));
+      clients.push(c);
+      await c.open();
+      await c.works();
+    }
+    const refused = await Client.connect(t.path("theirs.sock"));
+    clients.push(refused);
+    assertErrorReply(
+      await refused.call(RemoteProc.AUTH_LIST),
+      `virtmux does not allow uid ${UID} (gid ${GID}) on "${
+        t.path("theirs.sock")
+      }": not in the listener's allow_uids/allow_gids`,
+      ErrorCode.ACCESS_DENIED,
+    );
+    assert.equal(await refused.frames.next(), null, "the refused client is closed");
+    assert.equal(t.upstream.pairs.length, 2, "the refused client never dialled upstream");
+    const line = t.lines.find((l) => l.includes("Client refused: credentials not allowed"));
+    assert.ok(line?.includes(`uid=${UID}`) && line.includes(`pid=${Deno.pid}`), line);
+  } finally {
+    for (const c of clients) c.close();
+    await t.finish();
+  }
+});
+
+Deno.test("reload: turning allow_uids on and off swaps the socket in place; clients stay", async () => {
+  const t = await start((dir) => [spec(`${dir}/a.sock`)]);
+  const clients: Client[] = [];
+  try {
+    const before = await Client.connect(t.path("a.sock"));
+    clients.push(before);
+    await before.open();
+    const other = UID + 1;
+    const strict = spec(t.path("a.sock"), { allowUids: new Set([other]) });
+    assert.deepEqual(await t.server.reload([strict], 100), []);
+    await before.works();
+    const refused = await Client.connect(t.path("a.sock"));
+    clients.push(refused);
+    assertErrorReply(
+      await refused.call(RemoteProc.AUTH_LIST),
+      /does not allow uid/,
+      ErrorCode.ACCESS_DENIED,
+    );
+    assert.deepEqual(await t.server.reload([spec(t.path("a.sock"))], 100), []);
+    const after = await Client.connect(t.path("a.sock"));
+    clients.push(after);
+    await after.open();
+    await after.works();
+    await before.works();
+  } finally {
+    for (const c of clients) c.close();
+    await t.finish();
+  }
+  assert.throws(() => Deno.lstatSync(t.path("a.sock")), Deno.errors.NotFound);
 });
 
 Deno.test("reload: a listener that cannot open is a problem, the others still apply", async () => {

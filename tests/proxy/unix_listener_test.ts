@@ -41,14 +41,14 @@ Deno.test("binds, applies the mode, and accepts connections", async () => {
       const info = Deno.lstatSync(path);
       assert.ok(info.isSocket);
       assert.equal(info.mode! & 0o7777, 0o600);
-      const accepting = socket.listener.accept();
+      const accepting = socket.accept();
       const conn = await Deno.connect({ transport: "unix", path });
-      (await accepting).close();
+      (await accepting).channel.close();
       conn.close();
       // No temporary names are left behind.
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.sock"]);
     } finally {
-      socket.listener.close();
+      socket.close();
       socket.remove();
     }
     assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
@@ -63,7 +63,7 @@ Deno.test("the final mode is the configured one whatever the umask", async () =>
       try {
         assert.equal(Deno.lstatSync(path).mode! & 0o7777, mode, mode.toString(8));
       } finally {
-        socket.listener.close();
+        socket.close();
         socket.remove();
       }
     }
@@ -112,7 +112,7 @@ Deno.test("the socket appears at its path with its final mode already set", asyn
         await child.status;
         assert.match(text, /^ready\n0o600\n$/, `watcher saw: ${JSON.stringify(text)}`);
       } finally {
-        socket.listener.close();
+        socket.close();
         socket.remove();
       }
     }
@@ -127,7 +127,7 @@ Deno.test("a group given by number is applied", async () => {
     try {
       assert.equal(Deno.lstatSync(path).gid, gid);
     } finally {
-      socket.listener.close();
+      socket.close();
       socket.remove();
     }
   });
@@ -165,7 +165,7 @@ Deno.test("the parent directory is created (mode 0755)", async () => {
       assert.equal(Deno.statSync(`${dir}/a/b/c`).mode! & 0o022, 0, "not group/other writable");
       assert.ok(await connects(path));
     } finally {
-      socket.listener.close();
+      socket.close();
       socket.remove();
     }
   });
@@ -199,7 +199,7 @@ Deno.test("a stale socket is replaced, and the replacement is logged", async () 
       assert.ok(await connects(path));
       assert.ok(lines.some((l) => l.includes("Replaced a stale socket") && l.includes(path)));
     } finally {
-      socket.listener.close();
+      socket.close();
       socket.remove();
     }
   });
@@ -262,16 +262,85 @@ Deno.test("remove() leaves a socket that another listener has put at the path si
   await withDir(async (dir) => {
     const path = `${dir}/x.sock`;
     const first = await listenUnix(path, { mode: 0o660 });
-    first.listener.close();
+    first.close();
     const second = await listenUnix(path, { mode: 0o660 }); // replaces the now-stale one
     try {
       first.remove();
       assert.ok(Deno.lstatSync(path).isSocket, "the second listener's socket stays");
       assert.ok(await connects(path));
     } finally {
-      second.listener.close();
+      second.close();
       second.remove();
     }
     assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a listener that reads credentials hands out each client's pid, uid and groups", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/creds.sock`;
+    const socket = await listenUnix(path, { mode: 0o600, peerCredentials: true });
+    try {
+      assert.equal(socket.peerCredentials, true);
+      assert.equal(Deno.lstatSync(path).mode! & 0o7777, 0o600);
+      const accepting = socket.accept();
+      const conn = await Deno.connect({ transport: "unix", path });
+      const client = await accepting;
+      assert.equal(client.peerError, undefined);
+      assert.deepEqual(
+        { pid: client.peer?.pid, uid: client.peer?.uid, gid: client.peer?.gid },
+        { pid: Deno.pid, uid: Deno.uid(), gid: Deno.gid() },
+      );
+      // Data flows both ways through the node:net channel.
+      await conn.write(new TextEncoder().encode("ping"));
+      const buffer = new Uint8Array(16);
+      const n = await client.channel.read(buffer);
+      assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "ping");
+      await client.channel.write(new TextEncoder().encode("pong"));
+      const m = await conn.read(buffer);
+      assert.equal(new TextDecoder().decode(buffer.subarray(0, m!)), "pong");
+      conn.close();
+      assert.equal(await client.channel.read(buffer), null);
+      client.channel.close();
+    } finally {
+      socket.close();
+      socket.remove();
+    }
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a listener taking over its own path leaves no moment without a socket", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/swap.sock`;
+    const first = await listenUnix(path, { mode: 0o660 });
+    let second: Awaited<ReturnType<typeof listenUnix>> | undefined;
+    let probing = true;
+    let failures = 0;
+    const probe = (async () => {
+      while (probing) if (!await connects(path)) failures++;
+    })();
+    try {
+      const accepted = (async () => {
+        for await (const client of first.clients()) client.channel.close();
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      second = await listenUnix(path, { mode: 0o660, peerCredentials: true, replacing: first });
+      first.close();
+      await accepted;
+      first.remove(); // not its file any more: a no-op
+      const next = second.accept();
+      const conn = await Deno.connect({ transport: "unix", path });
+      assert.equal((await next).peer?.uid, Deno.uid());
+      conn.close();
+      (await next).channel.close();
+    } finally {
+      probing = false;
+      await probe;
+      second?.close();
+      second?.remove();
+      first.close();
+    }
+    assert.equal(failures, 0);
   });
 });
