@@ -103,15 +103,19 @@ async function closedWithin(conn: Deno.UnixConn, limitMs: number): Promise<numbe
   return took;
 }
 
-/** Connects raw, sends AUTH_LIST and CONNECT_OPEN, and reads both replies. */
+/**
+ * Connects raw, sends AUTH_LIST and CONNECT_OPEN one after the other (as libvirt's client does:
+ * libvirtd may answer two calls of one client in either order), and reads both replies.
+ */
 async function openRaw(path: string): Promise<Deno.UnixConn> {
   const conn = await Deno.connect({ transport: "unix", path });
-  await conn.write(concat(
+  const frames = new FrameSource(conn);
+  const calls = [
     frame({ procedure: RemoteProc.AUTH_LIST, serial: 0 }),
     frame({ procedure: RemoteProc.CONNECT_OPEN, serial: 1, body: OPEN_ARGS }),
-  ));
-  const frames = new FrameSource(conn);
-  for (const serial of [0, 1]) {
+  ];
+  for (const [serial, call] of calls.entries()) {
+    await conn.write(call);
     const reply = await frames.next();
     assert.ok(reply);
     assert.equal(readHeader(reply).serial, serial);
