@@ -60,6 +60,10 @@ export interface UnixSocketListener {
   remove(): void;
 }
 
+/** First and longest pause before accepting again after a failed accept (EMFILE). */
+const MIN_ACCEPT_PAUSE_MS = 50;
+const MAX_ACCEPT_PAUSE_MS = 1000;
+
 /** What a bound socket offers before it is moved into place. */
 type Acceptor = Pick<UnixSocketListener, "accept" | "clients" | "close">;
 
@@ -86,7 +90,14 @@ export async function listenUnix(
   const temporary = `${dir}/.virtmux-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
   let acceptor: Acceptor;
   try {
-    acceptor = options.peerCredentials ? await bindNode(temporary) : bindDeno(temporary);
+    const onAcceptError = (error: unknown) =>
+      options.logger?.warning("Accepting a client failed; still listening", {
+        socket: path,
+        error: why(error),
+      });
+    acceptor = options.peerCredentials
+      ? await bindNode(temporary, onAcceptError)
+      : bindDeno(temporary, onAcceptError);
   } catch (error) {
     throw new Error(`Cannot listen on "${path}": ${why(error)}`);
   }
@@ -116,16 +127,33 @@ export async function listenUnix(
 }
 
 /** A socket served by Deno's own listener: the fast path. */
-function bindDeno(path: string): Acceptor {
+function bindDeno(path: string, onAcceptError: (error: unknown) => void): Acceptor {
   const listener = Deno.listen({ transport: "unix", path });
+  let closed = false;
   return {
     async accept() {
       return { channel: await listener.accept() };
     },
     async *clients() {
-      for await (const conn of listener) yield { channel: conn };
+      let pause = MIN_ACCEPT_PAUSE_MS;
+      while (!closed) {
+        let conn: Deno.UnixConn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (closed || error instanceof Deno.errors.BadResource) return;
+          // Out of file descriptors, most likely: the listener must outlive that, not end.
+          onAcceptError(error);
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          pause = Math.min(pause * 2, MAX_ACCEPT_PAUSE_MS);
+          continue;
+        }
+        pause = MIN_ACCEPT_PAUSE_MS;
+        yield { channel: conn };
+      }
     },
     close() {
+      closed = true;
       try {
         listener.close();
       } catch { /* closed */ }
@@ -134,7 +162,7 @@ function bindDeno(path: string): Acceptor {
 }
 
 /** A socket served by node:net, each client with its credentials read at accept. */
-async function bindNode(path: string): Promise<Acceptor> {
+async function bindNode(path: string, onAcceptError: (e: unknown) => void): Promise<Acceptor> {
   const waiting: { resolve: (client: AcceptedClient) => void; reject: (e: Error) => void }[] = [];
   const ready: AcceptedClient[] = [];
   let closed = false;
@@ -156,6 +184,7 @@ async function bindNode(path: string): Promise<Acceptor> {
     server.once("error", reject);
     server.listen(path, () => {
       server.off("error", reject);
+      server.on("error", onAcceptError); // node keeps listening after a failed accept
       resolve();
     });
   });
