@@ -340,8 +340,8 @@ const MISSES_EXPLAINED: string[] = [
   "HAProxy is Deno's own machinery around each I/O operation: perf puts virtmux at ~57% kernel, " +
   "~33% in the Deno binary, ~6% JavaScript, against HAProxy's ~88% kernel. The plain Deno relay " +
   "column shows that floor; virtmux costs about 1.0–1.2× it unpinned and 1.1–1.5× pinned.",
-  "- **Stream throughput against splice and direct.** A relay that copies through user space " +
-  "tops out well below direct on 2 cores (HAProxy without splice reaches about a third of it). " +
+  "- **Stream throughput against direct (and against splice on some runs: 0.78–0.82× of " +
+  "it).** A relay that copies through user space tops out well below direct on 2 cores (HAProxy without splice reaches about a third of it). " +
   "Splicing needs the sockets' file descriptors, which Deno's unix connections do not expose. " +
   "virtmux overlaps the write of a large run of frames with the next read (a second buffer, no " +
   "copy) and otherwise moves stream data without copying it.",
