@@ -16,88 +16,13 @@ import { runPython } from "./helpers/python.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { startVirtmux, type Virtmux } from "./helpers/virtmux.ts";
 import { virsh } from "./helpers/virsh.ts";
-
-/** One `[[upstream]]` with a `[[listen]]` socket of its own, named after it. */
-function virtmuxConfig(dir: string, upstreams: Record<string, string>): string {
-  const sections = Object.entries(upstreams).map(([name, uri]) =>
-    [
-      `[[upstream]]`,
-      `name = ${JSON.stringify(name)}`,
-      `uri = ${JSON.stringify(uri)}`,
-      `share = false`,
-      ``,
-      `[[listen]]`,
-      `socket = ${JSON.stringify(join(dir, `${name}.sock`))}`,
-      `upstream = ${JSON.stringify(name)}`,
-      ``,
-    ].join("\n")
-  );
-  return `[log]\nlevel = "info"\n\n${sections.join("\n")}`;
-}
-
-/** python-libvirt: open, getLibVersion(), listAllDomains(), close; or the error's text. */
-const PYTHON_OPEN = `
-import json, sys, libvirt
-libvirt.registerErrorHandler(lambda *args: None, None)
-try:
-    conn = libvirt.open(sys.argv[1])
-    try:
-        result = {"version": conn.getLibVersion(),
-                  "domains": sorted(dom.name() for dom in conn.listAllDomains())}
-    finally:
-        conn.close()
-except libvirt.libvirtError as error:
-    result = {"error": str(error)}
-print(json.dumps(result))
-`;
-
-/** COUNT threads of one python process open, getLibVersion() and close at the same moment. */
-const PYTHON_BURST = `
-import json, sys, threading, libvirt
-libvirt.registerErrorHandler(lambda *args: None, None)
-uri, count = sys.argv[1], int(sys.argv[2])
-barrier = threading.Barrier(count)
-lock = threading.Lock()
-versions, errors = [], []
-def client():
-    try:
-        barrier.wait()
-        conn = libvirt.open(uri)
-        try:
-            version = conn.getLibVersion()
-        finally:
-            conn.close()
-        with lock:
-            versions.append(version)
-    except Exception as error:
-        with lock:
-            errors.append(str(error))
-threads = [threading.Thread(target=client) for _ in range(count)]
-for thread in threads:
-    thread.start()
-for thread in threads:
-    thread.join()
-print(json.dumps({"ok": len(versions), "versions": sorted(set(versions)), "errors": errors[:5]}))
-`;
-
-const BURST = 100;
-
-/** `text` as a regular expression that matches it literally. */
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-interface PythonOpen {
-  version?: number;
-  domains?: string[];
-  error?: string;
-}
-
-async function pythonOpen(uri: string): Promise<PythonOpen> {
-  const result = await runPython(PYTHON_OPEN, [uri]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
+import {
+  BURST,
+  escape,
+  PYTHON_BURST,
+  pythonOpen,
+  virtmuxConfig,
+} from "./helpers/upstream_clients.ts";
 
 /** Starts two daemons at once; if one fails, stops the other and throws. */
 async function startBoth(
