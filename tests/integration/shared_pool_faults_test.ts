@@ -19,7 +19,7 @@ import {
   waitFor,
   waitForPath,
 } from "./helpers/process.ts";
-import { PYTHON, runPython } from "./helpers/python.ts";
+import { PYTHON, PYTHON_EVENT_PRELUDE, runPython } from "./helpers/python.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { virsh } from "./helpers/virsh.ts";
 import { startVirtmux, type Virtmux } from "./helpers/virtmux.ts";
@@ -52,27 +52,8 @@ async function daemonCallbacks(libvirtd: Libvirtd): Promise<number> {
   return registered - deregistered;
 }
 
-/** Python prelude: quiet errors, the default event loop in a thread, waiting for a file. */
-const PRELUDE = `
-import json, os, sys, threading, time, libvirt
-libvirt.registerErrorHandler(lambda ctx, err: None, None)
-libvirt.virEventRegisterDefaultImpl()
-def _loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
-threading.Thread(target=_loop, daemon=True).start()
-def wait_for(path, timeout=30):
-    deadline = time.time() + timeout
-    while not os.path.exists(path):
-        if time.time() > deadline:
-            raise SystemExit("timed out waiting for " + path)
-        time.sleep(0.02)
-def touch(path):
-    open(path, "w").close()
-`;
-
 /** Python: one connection calling every 0.2 s from "ready" until "stop", then closing. */
-const STEADY_SCRIPT = PRELUDE + `
+const STEADY_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, ready, stop = sys.argv[1:4]
 conn = libvirt.open(proxy_uri)
 conn.listAllDomains()
@@ -90,7 +71,7 @@ print("closed")
  * waits (up to 15 s) for every busy one to fail and (up to 3 s more) for the close callbacks.
  * Prints JSON: per busy client the epoch ms of its error and the message; the close reasons.
  */
-const KILLED_SCRIPT = PRELUDE + `
+const KILLED_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, ready = sys.argv[1:3]
 n = int(sys.argv[3])
 lock = threading.Lock()
@@ -135,7 +116,7 @@ with lock:
  * Python, the client that gets SIGKILLed: registers two callbacks no other client has (lifecycle
  * of "test" only, and reboot), says "ready", then calls in a loop until killed.
  */
-const VICTIM_SCRIPT = PRELUDE + `
+const VICTIM_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, ready = sys.argv[1:3]
 conn = libvirt.open(proxy_uri)
 dom = conn.lookupByName("test")
@@ -150,7 +131,7 @@ while True:
  * Python, a bystander: registers a lifecycle callback, says "ready", and after "go" reports the
  * events it saw (waiting up to 10 s for two, then 0.5 s for any duplicate) and one more call.
  */
-const BYSTANDER_SCRIPT = PRELUDE + `
+const BYSTANDER_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, ready, go = sys.argv[1:4]
 seen = []
 conn = libvirt.open(proxy_uri)

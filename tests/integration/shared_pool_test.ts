@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Libvirtd, startLibvirtd } from "./helpers/libvirtd.ts";
 import { assertNoLeftoverProcesses, runCommand, waitForPath } from "./helpers/process.ts";
-import { runPython } from "./helpers/python.ts";
+import { PYTHON_EVENT_PRELUDE, runPython } from "./helpers/python.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { virsh } from "./helpers/virsh.ts";
 import { startVirtmux, type Virtmux } from "./helpers/virtmux.ts";
@@ -70,32 +70,13 @@ function sampleClientCount(
   };
 }
 
-/** Python prelude: quiet errors, the default event loop in a thread, waiting for a file. */
-const PRELUDE = `
-import json, os, sys, threading, time, libvirt
-libvirt.registerErrorHandler(lambda ctx, err: None, None)
-libvirt.virEventRegisterDefaultImpl()
-def _loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
-threading.Thread(target=_loop, daemon=True).start()
-def wait_for(path, timeout=30):
-    deadline = time.time() + timeout
-    while not os.path.exists(path):
-        if time.time() > deadline:
-            raise SystemExit("timed out waiting for " + path)
-        time.sleep(0.02)
-def touch(path):
-    open(path, "w").close()
-`;
-
 /**
  * Python: N threads, each with its own connection through the proxy and a lifecycle callback whose
  * opaque is its index; once all are open, "ready"; after "go" they make calls in a loop while a
  * direct connection destroys and starts "test". Prints JSON: the events each client saw, clients
  * that saw an event arrive on another client's connection, call counts and errors.
  */
-const MANY_CLIENTS_SCRIPT = PRELUDE + `
+const MANY_CLIENTS_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, direct_uri, ready, go = sys.argv[1:5]
 n = int(sys.argv[5])
 lock = threading.Lock()
@@ -159,7 +140,7 @@ direct.close()
  * Python: N threads, each with its own connection through the proxy, make calls in a loop from
  * "ready" until "stop". Prints JSON: call counts and errors.
  */
-const BUSY_CLIENTS_SCRIPT = PRELUDE + `
+const BUSY_CLIENTS_SCRIPT = PYTHON_EVENT_PRELUDE + `
 proxy_uri, ready, stop = sys.argv[1:4]
 n = int(sys.argv[4])
 errors, calls = [], [0] * n
@@ -187,7 +168,7 @@ print(json.dumps({"calls": calls, "errors": errors}))
 `;
 
 /** Python: setIdentity through the proxy is refused; the connection still works afterwards. */
-const IDENTITY_SCRIPT = PRELUDE + `
+const IDENTITY_SCRIPT = PYTHON_EVENT_PRELUDE + `
 conn = libvirt.open(sys.argv[1])
 try:
     conn.setIdentity({libvirt.VIR_CONNECT_IDENTITY_USER_NAME: "mallory"})

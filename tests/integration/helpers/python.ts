@@ -46,3 +46,25 @@ export function runPython(
     timeoutMs: options.timeoutMs ?? 30000,
   });
 }
+
+/**
+ * Python prelude for scripts with event callbacks: quiet errors, the default event loop in a
+ * thread, `wait_for(path)` and `touch(path)` to step in time with the test.
+ */
+export const PYTHON_EVENT_PRELUDE = `
+import json, os, sys, threading, time, libvirt
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+libvirt.virEventRegisterDefaultImpl()
+def _loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=_loop, daemon=True).start()
+def wait_for(path, timeout=30):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        if time.time() > deadline:
+            raise SystemExit("timed out waiting for " + path)
+        time.sleep(0.02)
+def touch(path):
+    open(path, "w").close()
+`;
