@@ -184,7 +184,7 @@ async function bindNode(path: string, onAcceptError: (e: unknown) => void): Prom
     server.once("error", reject);
     server.listen(path, () => {
       server.off("error", reject);
-      server.on("error", onAcceptError); // node keeps listening after a failed accept
+      server.on("error", onAcceptError); // an unheard "error" event would end the process
       resolve();
     });
   });
