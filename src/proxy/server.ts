@@ -265,10 +265,10 @@ export class Server {
     const runtime = this.#listeners.get(path);
     if (runtime === undefined) return;
     this.#listeners.delete(path);
+    runtime.socket.remove(); // first, while the open socket keeps its inode from being reused
     try {
       runtime.socket.close();
     } catch { /* closed */ }
-    runtime.socket.remove();
   }
 
   /** Closes the clients that outstayed a timeout and drops unused pools; runs once a second. */

@@ -56,7 +56,11 @@ export interface UnixSocketListener {
   clients(): AsyncIterable<AcceptedClient>;
   /** Stops accepting; the socket file stays until {@linkcode remove}. */
   close(): void;
-  /** Removes the socket file if it is still the one this listener made. */
+  /**
+   * Removes the socket file if it is still the one this listener made (same device, inode and
+   * birth time). Exact while the listener is open; after {@linkcode close}, a socket made at the
+   * path within the same millisecond may reuse the inode and pass for this one.
+   */
   remove(): void;
 }
 

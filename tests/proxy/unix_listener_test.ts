@@ -263,6 +263,9 @@ Deno.test("remove() leaves a socket that another listener has put at the path si
     const path = `${dir}/x.sock`;
     const first = await listenUnix(path, { mode: 0o660 });
     first.close();
+    // Birth times have millisecond resolution: a socket made within the same millisecond on the
+    // freed inode is indistinguishable (the server removes before it closes, so never meets it).
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const second = await listenUnix(path, { mode: 0o660 }); // replaces the now-stale one
     try {
       first.remove();
