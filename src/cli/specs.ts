@@ -18,6 +18,7 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
     connectTimeoutMs: config.limits.connectTimeoutMs,
     share: upstream.share,
     poolMax: upstream.poolMax,
+    maxPools: upstream.maxPools,
     maxInflightPerConnection: upstream.maxInflightPerConnection,
     idleMs: upstream.idleTimeoutMs,
     keepaliveIntervalMs: upstream.keepaliveIntervalMs,

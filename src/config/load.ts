@@ -205,6 +205,7 @@ const UPSTREAM_KEYS = [
   "uri",
   "share",
   "pool_max",
+  "max_pools",
   "max_inflight_per_connection",
   "idle_timeout",
   "keepalive_interval",
@@ -341,6 +342,7 @@ function checkUpstreams(checker: Checker, sections: Section[]): CheckedUpstream[
       uriText: uriText ?? "",
       share: boolean(checker, section, "share") ?? defaults.share,
       poolMax: integer(checker, section, "pool_max", 1, MAX_POOL) ?? defaults.poolMax,
+      maxPools: integer(checker, section, "max_pools", 1, MAX_POOL) ?? defaults.maxPools,
       maxInflightPerConnection:
         integer(checker, section, "max_inflight_per_connection", 1, MAX_INFLIGHT) ??
           defaults.maxInflightPerConnection,

@@ -111,6 +111,14 @@ export interface UpstreamConfig {
    */
   poolMax: number;
   /**
+   * Shared pool: most pools at once (`max_pools`). Clients share a pool only when they open the
+   * same name with the same read-only and no-aliases flags, so this bounds how many distinct
+   * opens, each holding its own upstream connections, clients can make the proxy keep.
+   *
+   * @default {16}
+   */
+  maxPools: number;
+  /**
    * Shared pool: most outstanding calls per upstream connection (`max_inflight_per_connection`);
    * keep it at or under the daemon's `max_client_requests`.
    *
@@ -282,6 +290,7 @@ export type UpstreamDefaults = Pick<
   UpstreamConfig,
   | "share"
   | "poolMax"
+  | "maxPools"
   | "maxInflightPerConnection"
   | "idleTimeoutMs"
   | "keepaliveIntervalMs"
@@ -316,6 +325,7 @@ export const DEFAULTS: {
   upstream: {
     share: false,
     poolMax: 4,
+    maxPools: 16,
     maxInflightPerConnection: 5,
     idleTimeoutMs: 300000,
     keepaliveIntervalMs: 5000,

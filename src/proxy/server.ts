@@ -35,6 +35,8 @@ export interface UpstreamSpec {
   share: boolean;
   /** Shared pool: most connections. */
   poolMax: number;
+  /** Shared pool: most pools at once (distinct open names and flags). */
+  maxPools: number;
   /** Shared pool: most outstanding calls per connection. */
   maxInflightPerConnection: number;
   /** Shared pool: close a connection with nothing on it after this many ms. */
@@ -122,6 +124,7 @@ export class Server {
   readonly #log: Logger;
   readonly #listeners = new Map<string, ListenerRuntime>();
   readonly #sessions = new Map<Session, ListenerRuntime>();
+  /** Shared pools by upstream name, open name, flags and frame limit (the name comes first). */
   readonly #pools = new Map<string, Pool>();
   #maxClients: number;
   #nextClientId = 1;
@@ -391,6 +394,7 @@ export class Server {
       .join("\0");
     let pool = this.#pools.get(key);
     if (pool === undefined) {
+      this.#makeRoomForPool(upstream);
       pool = new Pool({
         label: label(upstream),
         openName,
@@ -408,6 +412,25 @@ export class Server {
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  /**
+   * Keeps `upstream` under its `max_pools`: closes its pools that have no clients left, or, when
+   * every one has clients, refuses the open that wants one more.
+   */
+  #makeRoomForPool(upstream: UpstreamSpec): void {
+    const mine = [...this.#pools].filter(([key]) => key.startsWith(`${upstream.name}\0`));
+    if (mine.length < upstream.maxPools) return;
+    for (const [key, pool] of mine) {
+      if (pool.clientCount > 0) continue;
+      pool.close("making room for another pool");
+      this.#pools.delete(key);
+      return;
+    }
+    throw new Error(
+      `virtmux keeps at most ${upstream.maxPools} pools for upstream "${upstream.name}" ` +
+        "(max_pools), one per distinct name and read-only flag opened, and all are in use",
+    );
   }
 }
 

@@ -341,8 +341,9 @@ export class SharedSession implements PoolClient {
     // Only the flags that change what the daemon opens form the pool: read-only and no-aliases.
     flags &= CONNECT_RO | CONNECT_NO_ALIASES;
     if (this.#options.readonly) flags |= CONNECT_RO;
-    const pool = this.#options.poolFor(name, flags);
+    let pool: Pool;
     try {
+      pool = this.#options.poolFor(name, flags);
       await pool.ready();
     } catch (error) {
       const upstream = error instanceof UpstreamError ? error : undefined;

@@ -57,6 +57,7 @@ name = "hv1"
 uri = "qemu+tls://hv1.example.com/system"
 share = true
 pool_max = 2
+max_pools = 8
 max_inflight_per_connection = 3
 idle_timeout = 60
 keepalive_interval = 2
@@ -112,6 +113,7 @@ listen = ""
   assert.equal(hv1.uri.host, "hv1.example.com");
   assert.equal(hv1.share, true);
   assert.equal(hv1.poolMax, 2);
+  assert.equal(hv1.maxPools, 8);
   assert.equal(hv1.maxInflightPerConnection, 3);
   assert.equal(hv1.idleTimeoutMs, 60000);
   assert.equal(hv1.keepaliveIntervalMs, 2000);
@@ -155,6 +157,7 @@ Deno.test("parseConfig() fills in every default", () => {
   const [upstream] = config.upstreams;
   assert.equal(upstream.share, false);
   assert.equal(upstream.poolMax, 4);
+  assert.equal(upstream.maxPools, 16);
   assert.equal(upstream.maxInflightPerConnection, 5);
   assert.equal(upstream.idleTimeoutMs, 300000);
   assert.equal(upstream.keepaliveIntervalMs, 5000);

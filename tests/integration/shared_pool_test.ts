@@ -179,6 +179,30 @@ print("domains", ",".join(d.name() for d in conn.listAllDomains()))
 conn.close()
 `;
 
+/** Python: a read-write open holds the only pool; a read-only one must wait until it is free. */
+const MAX_POOLS_SCRIPT = `
+import sys, libvirt
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+uri = sys.argv[1]
+rw = libvirt.open(uri)
+rw.getLibVersion()
+try:
+    ro = libvirt.openReadOnly(uri)
+    ro.getLibVersion()
+    print("read-only ok")
+except libvirt.libvirtError as e:
+    print("read-only error", e.get_error_message())
+again = libvirt.open(uri)
+again.getLibVersion()
+print("same kind ok")
+rw.close()
+again.close()
+ro = libvirt.openReadOnly(uri)
+ro.getLibVersion()
+print("read-only after the others left ok")
+ro.close()
+`;
+
 Deno.test("shared pool: many real clients over a few upstream connections", async (t) => {
   const libvirtd = await startLibvirtd();
   const dir = await makeTempDir("shared-pool");
@@ -191,6 +215,7 @@ Deno.test("shared pool: many real clients over a few upstream connections", asyn
   try {
     const rwSocket = join(dir, "pool.sock");
     const roSocket = join(dir, "pool-ro.sock");
+    const onePoolSocket = join(dir, "one-pool.sock");
     virtmux = await startVirtmux(`
 [log]
 level = "debug"
@@ -214,6 +239,16 @@ upstream = "${UPSTREAM}"
 socket = "${roSocket}"
 upstream = "${UPSTREAM}"
 readonly = true
+
+[[upstream]]
+name = "one-pool"
+uri = "${libvirtd.uris.unix}"
+share = true
+max_pools = 1
+
+[[listen]]
+socket = "${onePoolSocket}"
+upstream = "one-pool"
 `);
     const uri = via(rwSocket);
     const direct = libvirtd.uris.unix;
@@ -366,6 +401,21 @@ readonly = true
       const state = await virsh(direct, ["domstate", "test"]);
       assert.equal(state.stdout.trim(), "running");
     });
+
+    await step(
+      "max_pools = 1: a second kind of open is refused until the first pool is free",
+      async () => {
+        const py = await runPython(MAX_POOLS_SCRIPT, [via(onePoolSocket)]);
+        assert.equal(py.code, 0, py.stderr);
+        assert.match(
+          py.stdout,
+          /^read-only error virtmux keeps at most 1 pools for upstream "one-pool" \(max_pools\), one per distinct name and read-only flag opened, and all are in use$/m,
+          py.stdout,
+        );
+        assert.match(py.stdout, /^same kind ok$/m);
+        assert.match(py.stdout, /^read-only after the others left ok$/m);
+      },
+    );
 
     await step("SIGTERM: exit 0", async () => {
       const { code } = await virtmux!.stop();

@@ -35,6 +35,7 @@ const UPSTREAM: UpstreamSpec = {
   connectTimeoutMs: 1000,
   share: false,
   poolMax: 1,
+  maxPools: 16,
   maxInflightPerConnection: 5,
   idleMs: 1000,
   keepaliveIntervalMs: 5000,
