@@ -147,6 +147,8 @@ export class Pool implements UpstreamHandler {
   readonly #retiring = new WeakSet<UpstreamConnection>();
   #opening: Promise<UpstreamConnection> | undefined;
   #openingCount = 0;
+  /** Clients that chose this pool and wait for it to be ready. */
+  #reserved = 0;
   #backoffMs = 0;
   #retryAt = 0;
   #lastError: Error | undefined;
@@ -173,8 +175,23 @@ export class Pool implements UpstreamHandler {
 
   /** True when the pool holds nothing: no client, connection, opening or waiting call. */
   get unused(): boolean {
-    return this.#clients.size === 0 && this.#connections.length === 0 &&
-      this.#openingCount === 0 && this.#waiters.length === 0;
+    return !this.inUse && this.#connections.length === 0 && this.#openingCount === 0 &&
+      this.#waiters.length === 0;
+  }
+
+  /** True while a client is attached or on its way ({@linkcode reserve}). */
+  get inUse(): boolean {
+    return this.#clients.size > 0 || this.#reserved > 0;
+  }
+
+  /** Marks the pool as about to be used by a client that is opening; undo with `unreserve`. */
+  reserve(): void {
+    this.#reserved++;
+  }
+
+  /** Ends a {@linkcode reserve}. */
+  unreserve(): void {
+    this.#reserved--;
   }
 
   /** Clients attached. */

@@ -422,7 +422,7 @@ export class Server {
     const mine = [...this.#pools].filter(([key]) => key.startsWith(`${upstream.name}\0`));
     if (mine.length < upstream.maxPools) return;
     for (const [key, pool] of mine) {
-      if (pool.clientCount > 0) continue;
+      if (pool.inUse) continue;
       pool.close("making room for another pool");
       this.#pools.delete(key);
       return;

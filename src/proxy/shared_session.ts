@@ -341,11 +341,13 @@ export class SharedSession implements PoolClient {
     // Only the flags that change what the daemon opens form the pool: read-only and no-aliases.
     flags &= CONNECT_RO | CONNECT_NO_ALIASES;
     if (this.#options.readonly) flags |= CONNECT_RO;
-    let pool: Pool;
+    let pool: Pool | undefined;
     try {
       pool = this.#options.poolFor(name, flags);
+      pool.reserve(); // not to be closed for room (max_pools) while this client waits for it
       await pool.ready();
     } catch (error) {
+      pool?.unreserve();
       const upstream = error instanceof UpstreamError ? error : undefined;
       return this.#error(
         readHeader(frame),
@@ -354,6 +356,7 @@ export class SharedSession implements PoolClient {
         upstream?.domain,
       );
     }
+    pool.unreserve();
     if (this.#closed) return;
     pool.attach(this);
     this.#pool = pool;

@@ -129,6 +129,23 @@ Deno.test("the handshake runs once per connection with the pool's open name", as
   await t.finish();
 });
 
+Deno.test("a reserved pool is in use and not unused until its client attaches or gives up", async () => {
+  const t = await setup();
+  try {
+    assert.equal(t.pool.inUse, false);
+    assert.equal(t.pool.unused, true);
+    t.pool.reserve();
+    assert.equal(t.pool.inUse, true);
+    assert.equal(t.pool.unused, false);
+    await t.pool.ready();
+    t.pool.unreserve();
+    assert.equal(t.pool.inUse, false, "an open connection alone does not make it in use");
+    assert.equal(t.pool.unused, false, "but the pool is not unused while it holds one");
+  } finally {
+    await t.finish();
+  }
+});
+
 Deno.test("a read-only pool opens with VIR_CONNECT_RO", async () => {
   const t = await setup({ pool: { openFlags: 1 } });
   await t.pool.ready();
