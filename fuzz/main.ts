@@ -3,7 +3,7 @@
  * sockets, while python-libvirt clients check that good clients still get right answers.
  *
  * Usage: `deno run -A fuzz/main.ts [--seconds N] [--seed S] [--workers N] [--kinds a,b]
- * [--replay I,J] [--json FILE] [--max-rss-mb N] [--stall-seconds N]`
+ * [--replay I,J] [--json FILE] [--max-rss-mb N] [--stall-seconds N] [--peer-check]`
  *
  * It starts a private libvirtd (test driver) and a virtmux with two listeners on it, one
  * dedicated and one shared, fuzzes both for the given time, and prints a summary. The exit status
@@ -47,13 +47,16 @@ export interface FuzzOptions {
   verbose: boolean;
   /** Also write the summary as JSON here. */
   json?: string;
+  /** Listeners check peer credentials (`allow_uids`), so they are served through node:net. */
+  peerCheck?: boolean;
 }
 
 const MAX_MESSAGE_BYTES = 33554436;
 /** Longest one case may run. */
 const CASE_DEADLINE_MS = 20000;
 
-function configToml(dir: string, libvirtd: Libvirtd): string {
+function configToml(dir: string, libvirtd: Libvirtd, peerCheck: boolean): string {
+  const peers = peerCheck ? `allow_uids = [${Deno.uid()}]` : "";
   return `
 [log]
 level = "warning"
@@ -76,10 +79,12 @@ share = true
 [[listen]]
 socket = "${join(dir, "dedicated.sock")}"
 upstream = "dedicated"
+${peers}
 
 [[listen]]
 socket = "${join(dir, "shared.sock")}"
 upstream = "shared"
+${peers}
 `;
 }
 
@@ -133,7 +138,7 @@ export async function fuzz(options: FuzzOptions): Promise<Summary> {
   let virtmux: Virtmux | undefined;
   let good: GoodClients | undefined;
   try {
-    virtmux = await startVirtmux(configToml(dir, libvirtd));
+    virtmux = await startVirtmux(configToml(dir, libvirtd, options.peerCheck ?? false));
     const sockets = { dedicated: join(dir, "dedicated.sock"), shared: join(dir, "shared.sock") };
     const uri = (socket: string) => `test+unix:///default?socket=${socket}`;
     const running = new Set<number>();
@@ -290,6 +295,7 @@ export function parseOptions(args: string[]): FuzzOptions {
       "max-rss-mb": { type: "string", default: "512" },
       "stall-seconds": { type: "string", default: "30" },
       quiet: { type: "boolean", default: false },
+      "peer-check": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -320,6 +326,7 @@ export function parseOptions(args: string[]): FuzzOptions {
     progress: !values.quiet,
     verbose: values.verbose,
     json: values.json,
+    peerCheck: values["peer-check"],
   };
 }
 
@@ -336,6 +343,7 @@ streams while python-libvirt clients check that good clients still get right ans
   --json FILE        also write the summary as JSON
   --max-rss-mb N     fail when virtmux's RSS passes N MiB (default 512)
   --stall-seconds N  a good client silent this long has stalled (default 30)
+  --peer-check       listeners check allow_uids (served through node:net sockets)
   --quiet            no progress lines
   --verbose          print each case as it starts
 
