@@ -391,11 +391,22 @@ Deno.test("out of file descriptors, a listener pauses and goes on accepting", as
       }
     };
     const conns: Deno.UnixConn[] = [];
-    const count = 80;
+    const count = 60; // more than fit under the limit at once, fewer than fit twice
+    let exited = false;
+    void child.status.then(() => exited = true);
+    // Whatever goes wrong, the child is gone after 20 s and every wait below ends.
+    const watchdog = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 20_000);
     try {
-      while (!await connects(path)) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (!await connects(path)) {
+        if (exited) throw new Error(`the listener exited: ${await log}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       for (let i = 0; i < count; i++) conns.push(await Deno.connect({ transport: "unix", path }));
-      await accepted(20);
+      await accepted(10);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.ok(!seen.includes(`accepted ${count}\n`), "the open-file limit was never hit");
       const writer = child.stdin.getWriter();
@@ -403,6 +414,7 @@ Deno.test("out of file descriptors, a listener pauses and goes on accepting", as
       await accepted(count); // the rest, once descriptors are free again
       await writer.close();
     } finally {
+      clearTimeout(watchdog);
       for (const conn of conns) conn.close();
       try {
         child.kill();
