@@ -6,12 +6,11 @@
  * @module
  */
 
-import * as net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { accountId } from "../transport/accounts.ts";
-import type { Channel } from "../transport/channel.ts";
-import { NodeSocketChannel } from "../transport/node_socket_channel.ts";
-import { type PeerCredentials, peerCredentials } from "../transport/peer_credentials.ts";
+import { type AcceptedClient, listenWithCredentials } from "../transport/credential_listener.ts";
+
+export type { AcceptedClient };
 
 /** Options for {@linkcode listenUnix}. */
 export interface ListenUnixOptions {
@@ -20,9 +19,9 @@ export interface ListenUnixOptions {
   /** Group name or numeric id to own the socket. */
   group?: string;
   /**
-   * Read each client's credentials (pid, uid, groups) when it connects. Such a socket is served
-   * through node:net, whose sockets expose the descriptor getsockopt needs; it moves data more
-   * slowly than Deno's own, so only listeners that check credentials ask for it.
+   * Read each client's credentials (pid, uid, groups) when it connects. Such a socket is accepted
+   * on through the C library and its clients served through node:net, which moves data more
+   * slowly than Deno's own sockets, so only listeners that check credentials ask for it.
    */
   peerCredentials?: boolean;
   /**
@@ -32,16 +31,6 @@ export interface ListenUnixOptions {
   replacing?: UnixSocketListener;
   /** Where to note a replaced stale socket. */
   logger?: Logger;
-}
-
-/** A client just accepted. */
-export interface AcceptedClient {
-  /** Its connection. */
-  channel: Channel;
-  /** Its credentials, when the listener reads them and the kernel gave them. */
-  peer?: PeerCredentials;
-  /** Why its credentials could not be read, when the listener reads them. */
-  peerError?: string;
 }
 
 /** A listening unix socket and the identity of the file it created. */
@@ -100,7 +89,7 @@ export async function listenUnix(
         error: why(error),
       });
     acceptor = options.peerCredentials
-      ? await bindNode(temporary, onAcceptError)
+      ? listenWithCredentials(temporary, onAcceptError)
       : bindDeno(temporary, onAcceptError);
   } catch (error) {
     throw new Error(`Cannot listen on "${path}": ${why(error)}`);
@@ -161,60 +150,6 @@ function bindDeno(path: string, onAcceptError: (error: unknown) => void): Accept
       try {
         listener.close();
       } catch { /* closed */ }
-    },
-  };
-}
-
-/** A socket served by node:net, each client with its credentials read at accept. */
-async function bindNode(path: string, onAcceptError: (e: unknown) => void): Promise<Acceptor> {
-  const waiting: { resolve: (client: AcceptedClient) => void; reject: (e: Error) => void }[] = [];
-  const ready: AcceptedClient[] = [];
-  let closed = false;
-  const server = net.createServer((socket) => {
-    const client: AcceptedClient = { channel: new NodeSocketChannel(socket) };
-    // deno-lint-ignore no-explicit-any -- the descriptor is not part of node's typed API
-    const fd: unknown = (socket as any)._handle?.fd;
-    try {
-      if (typeof fd !== "number" || fd < 0) throw new Error("the socket has no file descriptor");
-      client.peer = peerCredentials(fd);
-    } catch (error) {
-      client.peerError = why(error);
-    }
-    const taker = waiting.shift();
-    if (taker !== undefined) taker.resolve(client);
-    else ready.push(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      server.on("error", onAcceptError); // an unheard "error" event would end the process
-      resolve();
-    });
-  });
-  const accept = (): Promise<AcceptedClient> => {
-    const next = ready.shift();
-    if (next !== undefined) return Promise.resolve(next);
-    if (closed) return Promise.reject(new Error("listener closed"));
-    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-  };
-  return {
-    accept,
-    async *clients() {
-      while (true) {
-        try {
-          yield await accept();
-        } catch {
-          return;
-        }
-      }
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      server.close();
-      for (const taker of waiting.splice(0)) taker.reject(new Error("listener closed"));
-      for (const client of ready.splice(0)) client.channel.close();
     },
   };
 }

@@ -1,11 +1,13 @@
 /**
  * Who is on the other end of an accepted unix socket: the kernel's record of the peer's pid, uid
  * and gid when it connected (SO_PEERCRED) and its supplementary groups (SO_PEERGROUPS), read with
- * getsockopt(2) through FFI. Deno's own unix connections expose no file descriptor, so this works
- * on node:net sockets; a call costs about a microsecond.
+ * getsockopt(2) through FFI, on descriptors virtmux accepted itself (Deno's own unix connections
+ * expose none); a call costs about a microsecond.
  *
  * @module
  */
+
+import { C, libc } from "./libc.ts";
 
 /** The peer of a unix socket, as the kernel recorded it at connect time. */
 export interface PeerCredentials {
@@ -19,22 +21,8 @@ export interface PeerCredentials {
   groups: number[];
 }
 
-const SOL_SOCKET = 1;
-const SO_PEERCRED = 17;
-const SO_PEERGROUPS = 59;
 /** Groups asked for first; the kernel says how many there are when that is too few. */
 const FIRST_GROUPS = 64;
-
-const SYMBOLS = {
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-} as const;
-
-let libc: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-
-function getsockopt(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["getsockopt"] {
-  libc ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return libc.symbols.getsockopt;
-}
 
 /**
  * The credentials of the peer of unix socket `fd`.
@@ -42,20 +30,20 @@ function getsockopt(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["getsockop
  * @throws {Error} when the C library cannot be loaded or the kernel refuses (not a unix socket).
  */
 export function peerCredentials(fd: number): PeerCredentials {
-  const call = getsockopt();
+  const call = libc().getsockopt;
   const ucred = new Int32Array(3);
   const length = new Uint32Array([ucred.byteLength]);
-  if (call(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) !== 0) {
+  if (call(fd, C.SOL_SOCKET, C.SO_PEERCRED, ucred, length) !== 0) {
     throw new Error(`getsockopt(SO_PEERCRED) failed on file descriptor ${fd}`);
   }
   let gids = new Uint32Array(FIRST_GROUPS);
   length[0] = gids.byteLength;
-  if (call(fd, SOL_SOCKET, SO_PEERGROUPS, gids, length) !== 0) {
+  if (call(fd, C.SOL_SOCKET, C.SO_PEERGROUPS, gids, length) !== 0) {
     if (length[0] <= gids.byteLength) {
       throw new Error(`getsockopt(SO_PEERGROUPS) failed on file descriptor ${fd}`);
     }
     gids = new Uint32Array(length[0] / 4); // ERANGE: the kernel put the size it needs in length
-    if (call(fd, SOL_SOCKET, SO_PEERGROUPS, gids, length) !== 0) {
+    if (call(fd, C.SOL_SOCKET, C.SO_PEERGROUPS, gids, length) !== 0) {
       throw new Error(`getsockopt(SO_PEERGROUPS) failed on file descriptor ${fd}`);
     }
   }

@@ -353,7 +353,11 @@ const FD_STARVED_LISTENER = `
 import { listenUnix } from "${new URL("../../src/proxy/unix_listener.ts", import.meta.url).href}";
 import { Logger } from "${new URL("../../src/log/logger.ts", import.meta.url).href}";
 const logger = new Logger({ sink: (line) => console.error(line) });
-const socket = await listenUnix(Deno.args[0], { mode: 0o600, logger });
+const socket = await listenUnix(Deno.args[0], {
+  mode: 0o600,
+  peerCredentials: Deno.args[1] === "credentials",
+  logger,
+});
 const held = [];
 let total = 0;
 (async () => {
@@ -368,60 +372,63 @@ for await (const _ of Deno.stdin.readable) {
 `;
 
 // Fails as of 2b9e45e: Deno's listener throws EMFILE out of its iterator, and the accept loop
-// ended for good, leaving a socket file nobody accepted on.
-Deno.test("out of file descriptors, a listener pauses and goes on accepting", async () => {
-  await withDir(async (dir) => {
-    const script = `${dir}/child.ts`;
-    await Deno.writeTextFile(script, FD_STARVED_LISTENER);
-    const path = `${dir}/starved.sock`;
-    const child = new Deno.Command("prlimit", {
-      args: ["--nofile=64:64", "--", Deno.execPath(), "run", "-A", script, path],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const log = new Response(child.stderr).text();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    const accepted = async (n: number) => {
-      while (!seen.includes(`accepted ${n}\n`)) {
-        const { value, done } = await lines.read();
-        if (done) throw new Error(`the child ended after: ${seen.slice(-40)}`);
-        seen += value;
-      }
-    };
-    const conns: Deno.UnixConn[] = [];
-    const count = 60; // more than fit under the limit at once, fewer than fit twice
-    let exited = false;
-    void child.status.then(() => exited = true);
-    // Whatever goes wrong, the child is gone after 20 s and every wait below ends.
-    const watchdog = setTimeout(() => {
+// ended for good, leaving a socket file nobody accepted on (and node:net's server, serving the
+// listeners that read credentials then, stopped accepting silently).
+for (const kind of ["plain", "credentials"]) {
+  Deno.test(`out of file descriptors, a ${kind} listener pauses and goes on accepting`, async () => {
+    await withDir(async (dir) => {
+      const script = `${dir}/child.ts`;
+      await Deno.writeTextFile(script, FD_STARVED_LISTENER);
+      const path = `${dir}/starved.sock`;
+      const child = new Deno.Command("prlimit", {
+        args: ["--nofile=64:64", "--", Deno.execPath(), "run", "-A", script, path, kind],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const log = new Response(child.stderr).text();
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      const accepted = async (n: number) => {
+        while (!seen.includes(`accepted ${n}\n`)) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`the child ended after: ${seen.slice(-40)}`);
+          seen += value;
+        }
+      };
+      const conns: Deno.UnixConn[] = [];
+      const count = 60; // more than fit under the limit at once, fewer than fit twice
+      let exited = false;
+      void child.status.then(() => exited = true);
+      // Whatever goes wrong, the child is gone after 20 s and every wait below ends.
+      const watchdog = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 20_000);
       try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 20_000);
-    try {
-      while (!await connects(path)) {
-        if (exited) throw new Error(`the listener exited: ${await log}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        while (!await connects(path)) {
+          if (exited) throw new Error(`the listener exited: ${await log}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        for (let i = 0; i < count; i++) conns.push(await Deno.connect({ transport: "unix", path }));
+        await accepted(10);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.ok(!seen.includes(`accepted ${count}\n`), "the open-file limit was never hit");
+        const writer = child.stdin.getWriter();
+        await writer.write(new TextEncoder().encode("free\n"));
+        await accepted(count); // the rest, once descriptors are free again
+        await writer.close();
+      } finally {
+        clearTimeout(watchdog);
+        for (const conn of conns) conn.close();
+        try {
+          child.kill();
+        } catch { /* gone */ }
+        await lines.cancel();
+        await child.status;
       }
-      for (let i = 0; i < count; i++) conns.push(await Deno.connect({ transport: "unix", path }));
-      await accepted(10);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.ok(!seen.includes(`accepted ${count}\n`), "the open-file limit was never hit");
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode("free\n"));
-      await accepted(count); // the rest, once descriptors are free again
-      await writer.close();
-    } finally {
-      clearTimeout(watchdog);
-      for (const conn of conns) conn.close();
-      try {
-        child.kill();
-      } catch { /* gone */ }
-      await lines.cancel();
-      await child.status;
-    }
-    assert.match(await log, /Accepting a client failed; still listening.*Too many open files/);
+      assert.match(await log, /Accepting a client failed; still listening.*Too many open files/);
+    });
   });
-});
+}

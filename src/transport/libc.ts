@@ -1,0 +1,64 @@
+/**
+ * The few C library calls virtmux makes through FFI, for what Deno has no API for: a unix
+ * listener whose accepted descriptors can be asked for the peer's credentials. Loaded on first
+ * use, so a process that never needs them never opens the library.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  /** Blocks a thread of Deno's pool, not the event loop. */
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+/** The C library's functions, typed. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/**
+ * The C library, opened on first use.
+ *
+ * @throws {Error} when FFI is not allowed or the library cannot be loaded.
+ */
+export function libc(): Libc {
+  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return library.symbols;
+}
+
+/** errno of the last failed synchronous call on this thread. */
+export function errno(): number {
+  const location = libc().__errno_location();
+  return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
+}
+
+/** What `error` (an errno value) means, as strerror(3) says it. */
+export function errnoText(error: number): string {
+  const text = libc().strerror(error);
+  return text === null ? `errno ${error}` : Deno.UnsafePointerView.getCString(text);
+}
+
+/** The C constants used with these calls (Linux, x86-64 and arm64 alike). */
+export const C = {
+  AF_UNIX: 1,
+  SOCK_STREAM: 1,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_PEERCRED: 17,
+  SO_PEERGROUPS: 59,
+  POLLIN: 1,
+  SHUT_RDWR: 2,
+  EAGAIN: 11,
+  EINTR: 4,
+  ECONNABORTED: 103,
+} as const;
