@@ -90,7 +90,14 @@ export function listenWithCredentials(
       } catch (error) {
         accepted.peerError = error instanceof Error ? error.message : String(error);
       }
-      const socket = new net.Socket({ fd: client, readable: true, writable: true });
+      // allowHalfOpen: node's own end() on EOF leaves a shutdown request pending for good under
+      // Deno, which keeps the socket and everything it references alive (3 KiB per client).
+      const socket = new net.Socket({
+        fd: client,
+        readable: true,
+        writable: true,
+        allowHalfOpen: true,
+      });
       hand({ ...accepted, channel: new NodeSocketChannel(socket) });
     }
     return true;

@@ -432,3 +432,47 @@ for (const kind of ["plain", "credentials"]) {
     });
   });
 }
+
+/** A child process: 3 rounds of 2000 clients that connect, send a little and leave. */
+const CHURNED_LISTENER = `
+import { listenUnix } from "${new URL("../../src/proxy/unix_listener.ts", import.meta.url).href}";
+const socket = await listenUnix(Deno.args[0], { mode: 0o600, peerCredentials: true });
+(async () => {
+  for await (const client of socket.clients()) {
+    (async () => {
+      const buffer = new Uint8Array(256);
+      while ((await client.channel.read(buffer)) !== null) { /* drain */ }
+      client.channel.close();
+    })();
+  }
+})();
+for (let round = 0; round < 3; round++) {
+  for (let i = 0; i < 2000; i++) {
+    const conn = await Deno.connect({ transport: "unix", path: Deno.args[0] });
+    await conn.write(new Uint8Array(28));
+    conn.close();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  globalThis.gc();
+  console.log(Deno.memoryUsage().heapUsed);
+}
+Deno.exit(0);
+`;
+
+// Fails with node's default allowHalfOpen = false: node:net ended each socket itself at EOF, and
+// under Deno that shutdown request never completes: every client's socket stayed on the heap.
+Deno.test("a credentials listener keeps no memory of the clients that left", async () => {
+  await withDir(async (dir) => {
+    const script = `${dir}/churn.ts`;
+    await Deno.writeTextFile(script, CHURNED_LISTENER);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", script, `${dir}/churn.sock`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const heap = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+    assert.equal(heap.length, 3);
+    assert.ok(heap[2] - heap[0] < 2 << 20, `heap grew from ${heap[0]} to ${heap[2]} bytes`);
+  });
+});
