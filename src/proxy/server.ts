@@ -79,6 +79,9 @@ export interface ListenerSpec {
   allowGids: ReadonlySet<number>;
 }
 
+/** How long a replaced socket goes on accepting after the new one took its path. */
+const RETIRE_MS = 1000;
+
 /** Whether clients of `spec` are checked against `allow_uids`/`allow_gids`. */
 function checksPeers(spec: ListenerSpec): boolean {
   return spec.allowUids.size > 0 || spec.allowGids.size > 0;
@@ -123,6 +126,8 @@ export class Server {
   readonly #options: ServerOptions;
   readonly #log: Logger;
   readonly #listeners = new Map<string, ListenerRuntime>();
+  /** Replaced sockets still accepting for a moment (see {@linkcode Server.#retire}). */
+  readonly #retiring = new Set<ListenerRuntime>();
   readonly #sessions = new Map<Session, ListenerRuntime>();
   /** Shared pools by upstream name, open name, flags and frame limit (the name comes first). */
   readonly #pools = new Map<string, Pool>();
@@ -220,8 +225,10 @@ export class Server {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#sweep);
-    const accepting = [...this.#listeners.values()].map((l) => l.accepting);
+    const accepting = [...this.#listeners.values(), ...this.#retiring].map((l) => l.accepting);
     for (const path of [...this.#listeners.keys()]) this.#closeListener(path);
+    for (const runtime of this.#retiring) runtime.socket.close();
+    this.#retiring.clear();
     await Promise.allSettled(accepting);
     const sessions = [...this.#sessions.keys()];
     this.#log.info("Shutting down", { clients: sessions.length });
@@ -252,7 +259,7 @@ export class Server {
     // Clients of a replaced socket stay; they keep counting against the listener's limit.
     const clients = replacing?.clients ?? { open: 0 };
     const runtime: ListenerRuntime = { spec, socket, clients, accepting: Promise.resolve() };
-    replacing?.socket.close();
+    if (replacing !== undefined) this.#retire(replacing);
     this.#listeners.set(spec.socket, runtime);
     runtime.accepting = this.#acceptLoop(runtime);
     this.#log.info("Listening", {
@@ -262,6 +269,19 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
+  }
+
+  /**
+   * Closes a socket another has replaced at its path, after a moment: a client that looked the
+   * path up just before the rename still connects to it, and is served.
+   */
+  #retire(runtime: ListenerRuntime): void {
+    this.#retiring.add(runtime);
+    const timer = setTimeout(() => {
+      this.#retiring.delete(runtime);
+      runtime.socket.close();
+    }, RETIRE_MS);
+    Deno.unrefTimer(timer);
   }
 
   #closeListener(path: string): void {

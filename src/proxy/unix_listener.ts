@@ -26,7 +26,8 @@ export interface ListenUnixOptions {
   peerCredentials?: boolean;
   /**
    * This process's own listener at the same path, to be taken over: the new socket is renamed
-   * over its file, so clients always find one of the two. The caller closes the old one after.
+   * over its file, so clients always find one of the two. The caller closes the old one a moment
+   * later: a client that looked the path up just before the rename still connects to the old one.
    */
   replacing?: UnixSocketListener;
   /** Where to note a replaced stale socket. */

@@ -329,6 +329,8 @@ Deno.test("a listener taking over its own path leaves no moment without a socket
       })();
       await new Promise((resolve) => setTimeout(resolve, 20));
       second = await listenUnix(path, { mode: 0o660, peerCredentials: true, replacing: first });
+      // A probe that looked the path up just before the rename connects to the old socket.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       first.close();
       await accepted;
       first.remove(); // not its file any more: a no-op
