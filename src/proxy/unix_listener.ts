@@ -54,6 +54,9 @@ export interface UnixSocketListener {
   remove(): void;
 }
 
+/** Linux `sun_path` holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 /** First and longest pause before accepting again after a failed accept (EMFILE). */
 const MIN_ACCEPT_PAUSE_MS = 50;
 const MAX_ACCEPT_PAUSE_MS = 1000;
@@ -81,7 +84,16 @@ export async function listenUnix(
   if (options.replacing?.path !== path) await clearStaleSocket(path, options.logger);
   // Bind under a private name, set mode and group, then rename into place: the rename is atomic,
   // so no client can reach the socket while its permissions are still the umask's.
-  const temporary = `${dir}/.virtmux-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  // Short, as it must fit where the socket's own path fits (108 bytes with the NUL).
+  const temporary = `${dir}/.v${Math.random().toString(36).slice(2, 8).padEnd(6, "0")}`;
+  if (new TextEncoder().encode(temporary).length > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(
+      `Cannot listen on "${path}": the directory's path is too long for the temporary name the ` +
+        `socket is bound under first; use a directory of at most ${
+          MAX_SOCKET_PATH_BYTES - 9
+        } bytes`,
+    );
+  }
   let acceptor: Acceptor;
   try {
     const onAcceptError = (error: unknown) =>

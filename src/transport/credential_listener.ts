@@ -52,12 +52,16 @@ export function listenWithCredentials(
   path: string,
   onAcceptError: (error: Error) => void,
 ): CredentialListener {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > SOCKADDR_UN_BYTES - 3) {
+    throw new Error(`the path "${path}" is ${bytes.length} bytes long; at most 107 fit`);
+  }
   const c = libc();
   const fd = c.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0);
   if (fd < 0) throw new Error(`socket: ${errnoText(errno())}`);
   const address = new Uint8Array(SOCKADDR_UN_BYTES);
   new DataView(address.buffer).setUint16(0, C.AF_UNIX, true);
-  address.set(new TextEncoder().encode(path), 2);
+  address.set(bytes, 2);
   if (c.bind(fd, address, address.length) !== 0 || c.listen(fd, BACKLOG) !== 0) {
     const reason = errnoText(errno());
     c.close(fd);

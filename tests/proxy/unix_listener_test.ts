@@ -478,3 +478,25 @@ Deno.test("a credentials listener keeps no memory of the clients that left", asy
     assert.ok(heap[2] - heap[0] < 2 << 20, `heap grew from ${heap[0]} to ${heap[2]} bytes`);
   });
 });
+
+Deno.test("a socket path of 107 bytes binds; a directory too long for the temporary name is named", async () => {
+  await withDir(async (dir) => {
+    const deep = `${dir}/${"d".repeat(107 - dir.length - 1 - 16)}`; // leaves 16 bytes for "/name"
+    const path = `${deep}/abcdefghij.sock`;
+    assert.equal(new TextEncoder().encode(path).length, 107);
+    for (const peerCredentials of [false, true]) {
+      const socket = await listenUnix(path, { mode: 0o600, peerCredentials });
+      try {
+        assert.ok(await connects(path));
+      } finally {
+        socket.close();
+        socket.remove();
+      }
+    }
+    const deeper = `${dir}/${"e".repeat(107 - dir.length - 1 - 4)}`; // room for "/a.s" only
+    await assert.rejects(
+      () => listenUnix(`${deeper}/a.s`, { mode: 0o600 }),
+      /the directory's path is too long for the temporary name/,
+    );
+  });
+});
