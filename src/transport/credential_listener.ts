@@ -94,14 +94,21 @@ export function listenWithCredentials(
       } catch (error) {
         accepted.peerError = error instanceof Error ? error.message : String(error);
       }
-      // allowHalfOpen: node's own end() on EOF leaves a shutdown request pending for good under
-      // Deno, which keeps the socket and everything it references alive (3 KiB per client).
-      const socket = new net.Socket({
-        fd: client,
-        readable: true,
-        writable: true,
-        allowHalfOpen: true,
-      });
+      let socket: net.Socket;
+      try {
+        // allowHalfOpen: node's own end() on EOF leaves a shutdown request pending for good
+        // under Deno, which keeps the socket and all it references alive (3 KiB per client).
+        socket = new net.Socket({
+          fd: client,
+          readable: true,
+          writable: true,
+          allowHalfOpen: true,
+        });
+      } catch (error) {
+        c.close(client);
+        onAcceptError(new Error(`cannot serve an accepted client: ${String(error)}`));
+        continue;
+      }
       hand({ ...accepted, channel: new NodeSocketChannel(socket) });
     }
     return true;
