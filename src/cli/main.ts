@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError, findConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { fileExists } from "../uri/remote.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
 import { serve } from "./serve.ts";
@@ -102,7 +103,7 @@ async function runStdio(args: string[], env: CliEnvironment): Promise<number> {
   const explicit = flags.config !== undefined || Deno.env.get("VIRTMUX_CONFIG") !== undefined;
   const path = findConfigPath(flags.config);
   let config: Config | undefined;
-  if (explicit || flags.uri === undefined || exists(path)) config = await loadConfig(path);
+  if (explicit || flags.uri === undefined || fileExists(path)) config = await loadConfig(path);
   return await stdio({ config, uri: flags.uri });
 }
 
@@ -161,13 +162,4 @@ async function guard(env: CliEnvironment, command: () => Promise<number>): Promi
 function isParseArgsError(error: unknown): boolean {
   return error instanceof TypeError && "code" in error &&
     String((error as { code: unknown }).code).startsWith("ERR_PARSE_ARGS");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

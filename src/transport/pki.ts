@@ -17,6 +17,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { fileExists } from "../uri/remote.ts";
 
 /** libvirt's system-wide client files (SYSCONFDIR "/pki/..."). */
 export const SYSTEM_PKI = {
@@ -48,15 +49,6 @@ export interface LocatePkiOptions {
   home?: string;
   /** Existence test, replaceable in tests. */
   exists?: (path: string) => boolean;
-}
-
-function fileExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Picks the files libvirt's client would use, by libvirt's rules (see the module doc). */

@@ -242,7 +242,8 @@ function readEnv(name: string): string | undefined {
   }
 }
 
-function fileExists(path: string): boolean {
+/** Whether anything exists at `path` (following links), as libvirt's virFileExists. */
+export function fileExists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
