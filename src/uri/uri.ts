@@ -107,30 +107,6 @@ export const LIBVIRT_TCP_PORT = 16509;
 /** The ssh port (ssh picks it itself: libvirt passes `-p` only when the URI has a port). */
 export const SSH_PORT = 22;
 
-/**
- * The query parameters libvirt 9.0's client consumes (lowercase; matched case-insensitively) and
- * removes from the open name. `authfile` is read by src/util/virauth.c.
- */
-export const CONSUMED_PARAMS: readonly string[] = [
-  "name",
-  "command",
-  "socket",
-  "auth",
-  "sshauth",
-  "netcat",
-  "keyfile",
-  "pkipath",
-  "known_hosts",
-  "known_hosts_verify",
-  "tls_priority",
-  "mode",
-  "proxy",
-  "no_sanity",
-  "no_verify",
-  "no_tty",
-  "authfile",
-];
-
 const TRANSPORTS: readonly Transport[] = ["tls", "unix", "ssh", "libssh2", "ext", "tcp", "libssh"];
 const MODES = ["auto", "legacy", "direct"] as const;
 const PROXIES = ["auto", "netcat", "native"] as const;
@@ -183,7 +159,9 @@ export function parseUri(text: string): LibvirtUri {
     }
   }
 
-  // virURIParseParams, then doRemoteOpen's EXTRACT_URI_ARG_* loop.
+  // virURIParseParams, then doRemoteOpen's EXTRACT_URI_ARG_* loop: the params libvirt 9.0's
+  // client consumes (matched case-insensitively; `authfile` is read by src/util/virauth.c) are
+  // taken out of the open name, every other one passes through.
   const rawParams = parseParams(parsed.query);
   const params = rawParams.map(([name, value]) => [decodeText(name), decodeText(value)] as const);
   const options: UriOptions = { noSanity: false, noVerify: false, noTty: false };
