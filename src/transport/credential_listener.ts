@@ -96,14 +96,7 @@ export function listenWithCredentials(
       }
       let socket: net.Socket;
       try {
-        // allowHalfOpen: node's own end() on EOF leaves a shutdown request pending for good
-        // under Deno, which keeps the socket and all it references alive (3 KiB per client).
-        socket = new net.Socket({
-          fd: client,
-          readable: true,
-          writable: true,
-          allowHalfOpen: true,
-        });
+        socket = new net.Socket({ fd: client, readable: true, writable: true });
       } catch (error) {
         c.close(client);
         onAcceptError(new Error(`cannot serve an accepted client: ${String(error)}`));

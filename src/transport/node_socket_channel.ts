@@ -27,6 +27,10 @@ export class NodeSocketChannel implements Channel {
   /** Takes over `socket`: its data is read through {@linkcode read} from now on. */
   constructor(socket: net.Socket) {
     this.#socket = socket;
+    // The channel decides when to end its side. Left to node, end() at the peer's EOF leaves a
+    // shutdown request pending for good under Deno, which keeps the socket and all it references
+    // alive (3 KiB per connection).
+    socket.allowHalfOpen = true;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#queued += chunk.length;
