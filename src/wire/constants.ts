@@ -35,6 +35,17 @@ export const Program = {
   ADMIN: 0x06900690,
 } as const;
 
+/** Every program, for frames from a daemon (which only answers what a client asked for). */
+export const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
+
+/** Programs by the names a config uses for them (`programs = ["remote", "qemu"]`). */
+export const PROGRAM_NAMES: Readonly<Record<string, number>> = {
+  remote: Program.REMOTE,
+  qemu: Program.QEMU,
+  lxc: Program.LXC,
+  admin: Program.ADMIN,
+};
+
 /** The protocol version every program uses. */
 export const PROGRAM_VERSION = 1;
 
@@ -69,6 +80,10 @@ export const RemoteProc = {
   CONNECT_GET_LIB_VERSION: 157,
   CONNECT_SUPPORTS_FEATURE: 60,
   AUTH_LIST: 66,
+  AUTH_SASL_INIT: 67,
+  AUTH_SASL_START: 68,
+  AUTH_SASL_STEP: 69,
+  AUTH_POLKIT: 70,
   CONNECT_REGISTER_CLOSE_CALLBACK: 360,
   CONNECT_UNREGISTER_CLOSE_CALLBACK: 361,
   CONNECT_SET_IDENTITY: 419,
@@ -80,12 +95,35 @@ export const CONNECT_NO_ALIASES = 2;
 /** VIR_CONNECT_RO, the read-only flag of CONNECT_OPEN. */
 export const CONNECT_RO = 1;
 
+/** Whether CONNECT_OPEN `flags` ask for a read-only connection (VIR_CONNECT_RO). */
+export function isReadOnlyOpen(flags: number): boolean {
+  return (flags & CONNECT_RO) === CONNECT_RO;
+}
+
+/** Auth types AUTH_LIST answers with (remote_auth_type in remote_protocol.x). */
+export const AuthType = {
+  NONE: 0,
+  SASL: 1,
+  POLKIT: 2,
+} as const;
+
+/** Features CONNECT_SUPPORTS_FEATURE asks about (virDrvFeature, src/libvirt_internal.h). */
+export const Feature = {
+  FD_PASSING: 8,
+  PROGRAM_KEEPALIVE: 10,
+  REMOTE_EVENT_CALLBACK: 14,
+  REMOTE_CLOSE_CALLBACK: 15,
+} as const;
+
 /** Error codes (virErrorNumber) used in the replies the proxy makes. */
 export const ErrorCode = {
+  INTERNAL_ERROR: 1,
   NO_SUPPORT: 3,
+  INVALID_ARG: 8,
   OPERATION_DENIED: 29,
   RPC: 39,
   OPERATION_TIMEOUT: 68,
+  AUTH_FAILED: 45,
   ACCESS_DENIED: 88,
 } as const;
 
