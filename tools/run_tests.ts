@@ -18,6 +18,8 @@ export const APT_PACKAGES = [
   "socat",
   "openssl",
   "netcat-openbsd",
+  "libsasl2-modules",
+  "sasl2-bin",
 ];
 
 /** The command that installs {@linkcode APT_PACKAGES}. */
@@ -44,6 +46,11 @@ export const REQUIREMENTS: Requirement[] = [
   { name: "ssh", probe: ["ssh", "-V"] },
   { name: "ssh-keygen", probe: ["sh", "-c", "command -v ssh-keygen"] },
   { name: "nc", probe: ["sh", "-c", "command -v nc"] },
+  { name: "saslpasswd2", probe: ["sh", "-c", "command -v saslpasswd2"] },
+  {
+    name: "libsasl2-modules",
+    probe: ["sh", "-c", "ls /usr/lib/*/sasl2/libscram.so /usr/lib/*/sasl2/libdigestmd5.so"],
+  },
 ];
 
 /** Test counts from deno test's summary line. */

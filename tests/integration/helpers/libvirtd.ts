@@ -37,11 +37,28 @@ export interface LibvirtdOptions {
   /** Extra libvirtd.conf lines (e.g. `max_client_requests = 2`). */
   extraConfig?: string;
   /**
+   * Require SASL on the read-write unix socket, tcp and (with `tls`) tls, from a private sasldb and
+   * server config (`SASL_CONF_PATH`), so the system's SASL setup is neither read nor changed.
+   */
+  sasl?: LibvirtdSaslOptions;
+  /**
    * How long startup may take before it counts as failed.
    *
    * @default {20000}
    */
   startTimeoutMs?: number;
+}
+
+/** The daemon's private SASL setup, for {@linkcode LibvirtdOptions.sasl}. */
+export interface LibvirtdSaslOptions {
+  /**
+   * The server's `mech_list` (libvirtd refuses mechanisms below SSF 56 on plain tcp itself).
+   *
+   * @default {["scram-sha-256", "digest-md5"]}
+   */
+  mechanisms?: string[];
+  /** User names and passwords to put in the sasldb (for the application name `libvirt`). */
+  users: Record<string, string>;
 }
 
 /** URIs that reach the test driver of a {@linkcode Libvirtd} directly. */
@@ -82,6 +99,8 @@ export interface Libvirtd {
   stderrFile: string;
   /** The libvirtd.conf used. */
   configFile: string;
+  /** The private sasldb, when started with `sasl`. */
+  saslDb?: string;
   /** Milliseconds the most recent start took, until every socket accepted. */
   readonly startMs: number;
   /** Stops libvirtd (SIGTERM, then SIGKILL) and removes the temp dir; safe to call twice. */
@@ -136,12 +155,12 @@ async function setUp(dir: string, options: LibvirtdOptions): Promise<Libvirtd> {
     `unix_sock_dir = "${runDir}"`,
     `unix_sock_rw_perms = "0777"`,
     `unix_sock_ro_perms = "0777"`,
-    `auth_unix_rw = "none"`,
+    `auth_unix_rw = "${options.sasl ? "sasl" : "none"}"`,
     `auth_unix_ro = "none"`,
     `listen_addr = "127.0.0.1"`,
     `listen_tcp = 1`,
     `tcp_port = "${tcpPort}"`,
-    `auth_tcp = "none"`,
+    `auth_tcp = "${options.sasl ? "sasl" : "none"}"`,
     `listen_tls = ${tlsPort ? 1 : 0}`,
     `host_uuid = "${crypto.randomUUID()}"`,
     `log_outputs = "${options.logLevel ?? 3}:file:${logFile}"`,
@@ -150,7 +169,7 @@ async function setUp(dir: string, options: LibvirtdOptions): Promise<Libvirtd> {
   if (tlsPort && pki) {
     lines.push(
       `tls_port = "${tlsPort}"`,
-      `auth_tls = "none"`,
+      `auth_tls = "${options.sasl ? "sasl" : "none"}"`,
       `key_file = "${pki.server.key}"`,
       `cert_file = "${pki.server.cert}"`,
       `ca_file = "${pki.ca.cert}"`,
@@ -159,7 +178,9 @@ async function setUp(dir: string, options: LibvirtdOptions): Promise<Libvirtd> {
   if (options.extraConfig) lines.push(options.extraConfig);
   await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
 
-  const env = {
+  const saslDb = options.sasl ? await makeSaslDb(join(dir, "sasl"), options.sasl) : undefined;
+  const env: Record<string, string> = {
+    ...(saslDb ? { SASL_CONF_PATH: join(dir, "sasl") } : {}),
     LIBVIRT_DRIVER_DIR: driverDir,
     HOME: dir,
     XDG_RUNTIME_DIR: runDir,
@@ -218,6 +239,7 @@ async function setUp(dir: string, options: LibvirtdOptions): Promise<Libvirtd> {
     pki,
     clientPki: pki?.clientPkiPath,
     uris,
+    saslDb,
     get pid() {
       return proc!.pid;
     },
@@ -269,6 +291,33 @@ export function countTableRows(table: string): number {
   const rule = lines.findIndex((line) => /^-{5,}/.test(line.trim()));
   if (rule < 0) return 0;
   return lines.slice(rule + 1).filter((line) => line.trim() !== "").length;
+}
+
+/**
+ * Writes `dir/libvirt.conf` (the server config cyrus-sasl reads for the service "libvirt") and a
+ * sasldb beside it holding `sasl.users`; returns the sasldb path.
+ */
+async function makeSaslDb(dir: string, sasl: LibvirtdSaslOptions): Promise<string> {
+  await Deno.mkdir(dir);
+  const db = join(dir, "passwd.db");
+  const mechanisms = sasl.mechanisms ?? ["scram-sha-256", "digest-md5"];
+  await Deno.writeTextFile(
+    join(dir, "libvirt.conf"),
+    `mech_list: ${mechanisms.join(" ")}\nsasldb_path: ${db}\n`,
+  );
+  for (const [user, password] of Object.entries(sasl.users)) {
+    // -p: the password comes from stdin, without a prompt or a confirmation.
+    const result = await runCommand("saslpasswd2", ["-f", db, "-a", "libvirt", "-p", "-c", user], {
+      stdin: password,
+      env: { LC_ALL: "C" },
+    });
+    if (result.code !== 0) {
+      throw new Error(
+        `Cannot add SASL user "${user}" to "${db}": saslpasswd2 exit ${result.code}: ${result.stderr.trim()}`,
+      );
+    }
+  }
+  return db;
 }
 
 async function tail(path: string, bytes = 4000): Promise<string> {

@@ -1,0 +1,146 @@
+/**
+ * virtmux's own SASL client (src/transport/sasl/) against a real libvirtd 9.0 that requires SASL
+ * on its unix socket and on tcp, from a private sasldb: SCRAM-SHA-256 on unix (no security
+ * layer), DIGEST-MD5 with a security layer on plain tcp, then CONNECT_OPEN and
+ * CONNECT_LIST_ALL_DOMAINS over the result. virsh with an auth.conf is the baseline.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { authenticateSasl, SaslError } from "../../src/transport/sasl/authenticate.ts";
+import { SaslChannel } from "../../src/transport/sasl_channel.ts";
+import { dial } from "../../src/transport/dial.ts";
+import { parseUri } from "../../src/uri/uri.ts";
+import { AuthType, ErrorCode, HEADER_BYTES, RemoteProc } from "../../src/wire/constants.ts";
+import { readU32 } from "../../src/wire/header.ts";
+import { encodeOpenArgs, encodeWords } from "../../src/wire/message.ts";
+import { startLibvirtd } from "./helpers/libvirtd.ts";
+import { RemoteCallError, RpcClient } from "./helpers/rpc_client.ts";
+import { virsh } from "./helpers/virsh.ts";
+
+const USER = "alice";
+const PASSWORD = "correct horse";
+
+function authConf(authname: string, password: string): string {
+  return `# test credentials\n[credentials-lab]\nauthname = ${authname}\npassword=${password}\n\n` +
+    `[auth-libvirt-default]\ncredentials=lab\n`;
+}
+
+/** The names in a CONNECT_LIST_ALL_DOMAINS reply. */
+function domainNames(reply: Uint8Array): string[] {
+  const count = readU32(reply, HEADER_BYTES);
+  const names: string[] = [];
+  let at = HEADER_BYTES + 4;
+  for (let i = 0; i < count; i++) {
+    const length = readU32(reply, at);
+    names.push(new TextDecoder().decode(reply.subarray(at + 4, at + 4 + length)));
+    at += 4 + ((length + 3) & ~3) + 16 + 4; // name, uuid, id
+  }
+  return names;
+}
+
+/** Dials `uri`, logs in with SASL, opens the test driver and lists its domains. */
+async function loginAndList(uri: string, secure: boolean) {
+  const parsed = parseUri(uri);
+  const channel = await dial(parsed, { name: "sasl-test", timeoutMs: 5000 });
+  const client = new RpcClient(channel);
+  try {
+    const authList = await client.call(RemoteProc.AUTH_LIST);
+    assert.deepEqual([readU32(authList, HEADER_BYTES), readU32(authList, HEADER_BYTES + 4)], [
+      1,
+      AuthType.SASL,
+    ]);
+    const result = await authenticateSasl(client.call, {
+      name: "sasl-test",
+      uri: parsed,
+      channelIsSecure: secure,
+    });
+    if (result.layer) client.channel = new SaslChannel(channel, result.layer);
+    await client.call(
+      RemoteProc.CONNECT_OPEN,
+      encodeOpenArgs({ name: "test:///default", flags: 0 }),
+    );
+    const reply = await client.call(RemoteProc.CONNECT_LIST_ALL_DOMAINS, encodeWords(1, 0));
+    return { ...result, names: domainNames(reply) };
+  } finally {
+    client.channel.close();
+  }
+}
+
+Deno.test({
+  name: "virtmux's SASL client logs in to a real libvirtd over unix and tcp",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const daemon = await startLibvirtd({ sasl: { users: { [USER]: PASSWORD } } });
+    try {
+      const good = join(daemon.dir, "auth.conf");
+      const bad = join(daemon.dir, "auth-bad.conf");
+      const empty = join(daemon.dir, "auth-empty.conf");
+      await Deno.writeTextFile(good, authConf(USER, PASSWORD));
+      await Deno.writeTextFile(bad, authConf(USER, "wrong"));
+      await Deno.writeTextFile(empty, "[credentials-other]\nauthname=x\n");
+      const unix = (file: string) => `${daemon.uris.unix}&authfile=${file}`;
+      const tcp = (file: string) => `${daemon.uris.tcp}?authfile=${file}`;
+
+      await t.step(
+        "baseline: virsh with the auth.conf lists the domain over unix and tcp",
+        async () => {
+          for (const uri of [daemon.uris.unix, daemon.uris.tcp]) {
+            const result = await virsh(uri, ["list", "--all"], {
+              env: { LIBVIRT_AUTH_FILE: good },
+            });
+            assert.equal(result.code, 0, result.stderr);
+            assert.match(result.stdout, /^\s*1\s+test\s+running\s*$/m);
+          }
+        },
+      );
+
+      await t.step("unix: SCRAM-SHA-256, no security layer, domain test listed", async () => {
+        const result = await loginAndList(unix(good), true);
+        assert.equal(result.mechanism, "SCRAM-SHA-256");
+        assert.equal(result.layer, null);
+        assert.deepEqual(result.names, ["test"]);
+      });
+
+      await t.step("tcp: DIGEST-MD5 with a security layer, domain test listed", async () => {
+        const result = await loginAndList(tcp(good), false);
+        assert.equal(result.mechanism, "DIGEST-MD5");
+        assert.ok(result.ssf >= 56, `ssf ${result.ssf}`);
+        assert.deepEqual(result.names, ["test"]);
+      });
+
+      await t.step("auth=sasl.digest-md5 picks that mechanism on unix too", async () => {
+        const result = await loginAndList(`${unix(good)}&auth=sasl.digest-md5`, true);
+        assert.equal(result.mechanism, "DIGEST-MD5");
+      });
+
+      for (
+        const [label, uri, secure] of [["unix", unix(bad), true], ["tcp", tcp(bad), false]] as const
+      ) {
+        await t.step(
+          `${label}: a wrong password is libvirt's authentication failed (45)`,
+          async () => {
+            const error = await loginAndList(uri, secure).then(() => null, (e) => e);
+            assert.ok(
+              error instanceof RemoteCallError || error instanceof SaslError,
+              String(error),
+            );
+            assert.equal(error.code, ErrorCode.AUTH_FAILED);
+            assert.match(error.message, /authentication failed/);
+          },
+        );
+      }
+
+      await t.step("a missing credential names the auth.conf that was read", async () => {
+        const error = await loginAndList(unix(empty), true).then(() => null, (e) => e);
+        assert.ok(error instanceof SaslError, String(error));
+        assert.equal(error.code, ErrorCode.AUTH_FAILED);
+        assert.match(error.message, /no "authname" credential for host "localhost"/);
+        assert.ok(error.message.includes(`"${empty}" (authfile=)`), error.message);
+      });
+    } finally {
+      await daemon.stop();
+    }
+  },
+});
