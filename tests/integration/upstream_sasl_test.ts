@@ -1,8 +1,9 @@
 /**
  * virtmux's own SASL client (src/transport/sasl/) against a real libvirtd 9.0 that requires SASL
- * on its unix socket and on tcp, from a private sasldb: SCRAM-SHA-256 on unix (no security
- * layer), DIGEST-MD5 with a security layer on plain tcp, then CONNECT_OPEN and
- * CONNECT_LIST_ALL_DOMAINS over the result. virsh with an auth.conf is the baseline.
+ * on its unix socket, tcp and tls, from a private sasldb: SCRAM-SHA-256 on unix and tls (no
+ * security layer), DIGEST-MD5 with a security layer on plain tcp, then CONNECT_OPEN and
+ * CONNECT_LIST_ALL_DOMAINS over the result, and 300 KB each way through the security layer.
+ * virsh with an auth.conf is the baseline.
  */
 
 import assert from "node:assert/strict";
@@ -13,7 +14,8 @@ import { dial } from "../../src/transport/dial.ts";
 import { parseUri } from "../../src/uri/uri.ts";
 import { AuthType, ErrorCode, HEADER_BYTES, RemoteProc } from "../../src/wire/constants.ts";
 import { readU32 } from "../../src/wire/header.ts";
-import { encodeOpenArgs, encodeWords } from "../../src/wire/message.ts";
+import { encodeOpenArgs, encodeOptionalString, encodeWords } from "../../src/wire/message.ts";
+import { resolveProcedureName } from "../../src/wire/procedure_names.ts";
 import { startLibvirtd } from "./helpers/libvirtd.ts";
 import { RemoteCallError, RpcClient } from "./helpers/rpc_client.ts";
 import { virsh } from "./helpers/virsh.ts";
@@ -39,8 +41,36 @@ function domainNames(reply: Uint8Array): string[] {
   return names;
 }
 
+/** XDR remote_nonnull_string. */
+function xdrString(text: string): Uint8Array {
+  return encodeOptionalString(text).subarray(4);
+}
+
+function procedure(name: string): number {
+  return resolveProcedureName(name)!.procedure;
+}
+
+/**
+ * Defines a domain whose XML is over 300 KB and reads it back: both directions then cross the
+ * security layer in many packets.
+ */
+async function defineAndReadBack(client: RpcClient): Promise<void> {
+  const description = "x".repeat(300_000);
+  const xml = `<domain type='test'><name>big</name><memory>1024</memory>` +
+    `<description>${description}</description><os><type>hvm</type></os></domain>`;
+  const defined = await client.call(procedure("DOMAIN_DEFINE_XML"), xdrString(xml));
+  const dom = defined.subarray(HEADER_BYTES); // remote_nonnull_domain, as the next call takes it
+  const reply = await client.call(
+    procedure("DOMAIN_GET_XML_DESC"),
+    new Uint8Array([...dom, 0, 0, 0, 0]),
+  );
+  const text = new TextDecoder().decode(reply.subarray(HEADER_BYTES + 4));
+  assert.ok(text.includes(description), `XML of ${text.length} bytes lacks the description`);
+  await client.call(procedure("DOMAIN_UNDEFINE"), dom);
+}
+
 /** Dials `uri`, logs in with SASL, opens the test driver and lists its domains. */
-async function loginAndList(uri: string, secure: boolean) {
+async function loginAndList(uri: string, secure: boolean, big = false) {
   const parsed = parseUri(uri);
   const channel = await dial(parsed, { name: "sasl-test", timeoutMs: 5000 });
   const client = new RpcClient(channel);
@@ -61,6 +91,7 @@ async function loginAndList(uri: string, secure: boolean) {
       encodeOpenArgs({ name: "test:///default", flags: 0 }),
     );
     const reply = await client.call(RemoteProc.CONNECT_LIST_ALL_DOMAINS, encodeWords(1, 0));
+    if (big) await defineAndReadBack(client);
     return { ...result, names: domainNames(reply) };
   } finally {
     client.channel.close();
@@ -72,7 +103,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const daemon = await startLibvirtd({ sasl: { users: { [USER]: PASSWORD } } });
+    const daemon = await startLibvirtd({ tls: true, sasl: { users: { [USER]: PASSWORD } } });
     try {
       const good = join(daemon.dir, "auth.conf");
       const bad = join(daemon.dir, "auth-bad.conf");
@@ -82,11 +113,12 @@ Deno.test({
       await Deno.writeTextFile(empty, "[credentials-other]\nauthname=x\n");
       const unix = (file: string) => `${daemon.uris.unix}&authfile=${file}`;
       const tcp = (file: string) => `${daemon.uris.tcp}?authfile=${file}`;
+      const tls = (file: string) => `${daemon.uris.tls}&authfile=${file}`;
 
       await t.step(
-        "baseline: virsh with the auth.conf lists the domain over unix and tcp",
+        "baseline: virsh with the auth.conf lists the domain over unix, tcp and tls",
         async () => {
-          for (const uri of [daemon.uris.unix, daemon.uris.tcp]) {
+          for (const uri of [daemon.uris.unix, daemon.uris.tcp, daemon.uris.tls!]) {
             const result = await virsh(uri, ["list", "--all"], {
               env: { LIBVIRT_AUTH_FILE: good },
             });
@@ -104,14 +136,20 @@ Deno.test({
       });
 
       await t.step("tcp: DIGEST-MD5 with a security layer, domain test listed", async () => {
-        const result = await loginAndList(tcp(good), false);
+        const result = await loginAndList(tcp(good), false, true);
         assert.equal(result.mechanism, "DIGEST-MD5");
         assert.ok(result.ssf >= 56, `ssf ${result.ssf}`);
         assert.deepEqual(result.names, ["test"]);
       });
 
+      await t.step("tls: SCRAM-SHA-256 inside TLS, domain test listed", async () => {
+        const result = await loginAndList(tls(good), true);
+        assert.equal(result.mechanism, "SCRAM-SHA-256");
+        assert.deepEqual(result.names, ["test"]);
+      });
+
       await t.step("auth=sasl.digest-md5 picks that mechanism on unix too", async () => {
-        const result = await loginAndList(`${unix(good)}&auth=sasl.digest-md5`, true);
+        const result = await loginAndList(`${unix(good)}&auth=sasl.digest-md5`, true, true);
         assert.equal(result.mechanism, "DIGEST-MD5");
       });
 

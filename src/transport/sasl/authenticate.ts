@@ -14,6 +14,7 @@ import type { LibvirtUri } from "../../uri/uri.ts";
 import { ErrorCode, HEADER_BYTES, RemoteProc } from "../../wire/constants.ts";
 import { type AuthConfig, type CredentialName, findAuthFile, readAuthConfig } from "./auth_conf.ts";
 import { CyrusSaslClient, Sasl, type SaslPrompt, type SaslStepResult } from "./cyrus.ts";
+import { SCRAM_MECHANISMS, ScramClient, ScramError } from "./scram.ts";
 
 /** REMOTE_AUTH_SASL_DATA_MAX (remote_protocol.x). */
 export const SASL_DATA_MAX = 65536;
@@ -126,6 +127,106 @@ export async function authenticateSasl(
   const hostname = options.uri.host || "localhost";
   const what = `Cannot authenticate to upstream "${options.name}" (${options.uri.text}) with SASL`;
   const credentials = options.credentials ?? authConfCredentials(options.uri);
+  const lookup = async (prompt: SaslPrompt | CredentialName) => {
+    const name = typeof prompt === "string" ? prompt : CREDENTIAL_OF_PROMPT.get(prompt.id);
+    let value: string | undefined;
+    try {
+      value = name === undefined ? undefined : await credentials.lookup(hostname, name);
+    } catch (error) {
+      throw new SaslError(`${what}: ${errorMessage(error)}`, { cause: error });
+    }
+    if (value !== undefined || typeof prompt === "string") return value;
+    // The realm and the authorization id have sensible defaults: the server's realm, and none
+    // (the authentication name is used), which is what libvirt's interactive clients end up with.
+    if (prompt.id === Sasl.CB_GETREALM || prompt.id === Sasl.CB_USER) {
+      return prompt.defaultResult ?? "";
+    }
+    return undefined;
+  };
+  const require = async (prompt: SaslPrompt | CredentialName): Promise<string> => {
+    const value = await lookup(prompt);
+    if (value !== undefined) return value;
+    const name = typeof prompt === "string"
+      ? prompt
+      : CREDENTIAL_OF_PROMPT.get(prompt.id) ?? `prompt 0x${prompt.id.toString(16)}`;
+    throw new SaslError(
+      `${what}: no "${name}" credential for host "${hostname}" (group ` +
+        `[auth-libvirt-${hostname}] or [auth-libvirt-default]): ${credentials.describe()}`,
+    );
+  };
+
+  const init = await call(RemoteProc.AUTH_SASL_INIT);
+  let mechlist = decodeString(init, HEADER_BYTES);
+  const offered = mechlist.toUpperCase().split(/[ ,]+/);
+  const wanted = wantedMechanism(options.uri);
+  if (wanted) {
+    if (!offered.includes(wanted.toUpperCase())) {
+      throw new SaslError(
+        `${what}: SASL mechanism ${wanted} not supported by server (it offers ${mechlist})`,
+      );
+    }
+    mechlist = wanted.toUpperCase();
+  }
+  // On a private channel SCRAM is what Cyrus picks too; done here, it needs no native library.
+  const scram = options.channelIsSecure
+    ? [...SCRAM_MECHANISMS.keys()].find((name) =>
+      mechlist.toUpperCase().split(/[ ,]+/).includes(name)
+    )
+    : undefined;
+  if (scram) {
+    const client = new ScramClient(scram, {
+      authname: await require("authname"),
+      password: await require("password"),
+    });
+    await scramLogin(call, client, what);
+    return { mechanism: scram, layer: null, ssf: 0 };
+  }
+  return await cyrusLogin(call, mechlist, options, hostname, what, async (prompts) => {
+    const answers = new Map<number, string>();
+    for (const prompt of prompts) answers.set(prompt.id, await require(prompt));
+    return answers;
+  });
+}
+
+/** The SCRAM exchange: START with client-first, STEP with client-final, then verify. */
+async function scramLogin(call: RemoteCall, client: ScramClient, what: string): Promise<void> {
+  try {
+    const first = decodeStepReply(
+      await call(
+        RemoteProc.AUTH_SASL_START,
+        concat(encodeString(client.mechanism), encodeData(client.first())),
+      ),
+    );
+    if (first.complete || first.data === null) {
+      throw new ScramError("the server sent no server-first message");
+    }
+    let reply = decodeStepReply(
+      await call(RemoteProc.AUTH_SASL_STEP, encodeData(await client.final(first.data))),
+    );
+    client.verify(reply.data ?? new Uint8Array(0));
+    if (!reply.complete) {
+      reply = decodeStepReply(await call(RemoteProc.AUTH_SASL_STEP, encodeData(null)));
+      if (!reply.complete) {
+        throw new ScramError("the server did not complete after its final message");
+      }
+    }
+  } catch (error) {
+    if (error instanceof ScramError) {
+      throw new SaslError(`${what}: authentication failed: ${client.mechanism}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/** The exchange through Cyrus SASL, step for step as remoteAuthSASL runs it. */
+async function cyrusLogin(
+  call: RemoteCall,
+  mechlist: string,
+  options: SaslAuthOptions,
+  hostname: string,
+  what: string,
+  answer: (prompts: SaslPrompt[]) => Promise<Map<number, string>>,
+): Promise<SaslResult> {
   let client: CyrusSaslClient;
   try {
     client = new CyrusSaslClient({
@@ -145,22 +246,9 @@ export async function authenticateSasl(
       SASL_MAX_BUFFER_BYTES,
       secure,
     );
-
-    const init = await call(RemoteProc.AUTH_SASL_INIT);
-    let mechlist = decodeString(init, HEADER_BYTES);
-    const wanted = wantedMechanism(options.uri);
-    if (wanted) {
-      if (!mechlist.toUpperCase().split(/[ ,]/).includes(wanted.toUpperCase())) {
-        throw new SaslError(
-          `${what}: SASL mechanism ${wanted} not supported by server (it offers ${mechlist})`,
-        );
-      }
-      mechlist = wanted.toUpperCase();
-    }
-
     let started = client.start(mechlist);
     while (started.status === Sasl.INTERACT) {
-      await answerPrompts(client, started.prompts, hostname, credentials, what);
+      client.answer(await answer(started.prompts));
       started = client.start(mechlist);
     }
     const mechanism = started.mechanism;
@@ -176,7 +264,7 @@ export async function authenticateSasl(
       for (;;) {
         let stepped: SaslStepResult = client.step(data);
         while (stepped.status === Sasl.INTERACT) {
-          await answerPrompts(client, stepped.prompts, hostname, credentials, what);
+          client.answer(await answer(stepped.prompts));
           stepped = client.step(data);
         }
         clientDone = stepped.status === Sasl.OK;
@@ -212,38 +300,6 @@ function wantedMechanism(uri: LibvirtUri): string | undefined {
   const auth = uri.options.auth;
   if (!auth || auth.length <= 5 || auth.slice(0, 5).toLowerCase() !== "sasl.") return undefined;
   return auth.slice(5);
-}
-
-async function answerPrompts(
-  client: CyrusSaslClient,
-  prompts: SaslPrompt[],
-  hostname: string,
-  credentials: CredentialSource,
-  what: string,
-): Promise<void> {
-  const answers = new Map<number, string>();
-  for (const prompt of prompts) {
-    const name = CREDENTIAL_OF_PROMPT.get(prompt.id);
-    let value: string | undefined;
-    try {
-      value = name === undefined ? undefined : await credentials.lookup(hostname, name);
-    } catch (error) {
-      throw new SaslError(`${what}: ${errorMessage(error)}`, { cause: error });
-    }
-    // The realm and the authorization id have sensible defaults: the server's realm, and none
-    // (the authentication name is used), which is what libvirt's interactive clients end up with.
-    if (value === undefined && prompt.id === Sasl.CB_GETREALM) value = prompt.defaultResult ?? "";
-    if (value === undefined && prompt.id === Sasl.CB_USER) value = prompt.defaultResult ?? "";
-    if (value === undefined) {
-      throw new SaslError(
-        `${what}: no "${name ?? `prompt 0x${prompt.id.toString(16)}`}" credential for host ` +
-          `"${hostname}" (group [auth-libvirt-${hostname}] or [auth-libvirt-default]): ` +
-          credentials.describe(),
-      );
-    }
-    answers.set(prompt.id, value);
-  }
-  client.answer(answers);
 }
 
 function decodeStepReply(reply: Uint8Array): { complete: boolean; data: Uint8Array | null } {

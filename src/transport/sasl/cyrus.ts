@@ -56,7 +56,8 @@ export const Sasl = {
   PROP_SEC_PROPS: 101,
 } as const;
 
-type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+/** The library's functions, typed. */
+export type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let library: Library | undefined;
 
@@ -66,23 +67,33 @@ let library: Library | undefined;
  * @throws {Error} naming the library when it cannot be loaded or initialised
  */
 function sasl(): Library {
-  if (library) return library;
+  library ??= loadSaslLibrary(LIBSASL2);
+  return library;
+}
+
+/**
+ * Opens and initialises the SASL library `soname` (exported for the test of the error a machine
+ * without it gives).
+ *
+ * @throws {Error} naming the library and the Debian packages when it cannot be loaded
+ */
+export function loadSaslLibrary(soname: string): Library {
   let opened: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
-    opened = Deno.dlopen(LIBSASL2, SYMBOLS);
+    opened = Deno.dlopen(soname, SYMBOLS);
   } catch (error) {
     throw new Error(
-      `Cannot load the Cyrus SASL library "${LIBSASL2}" that SASL authentication needs ` +
+      `Cannot load the Cyrus SASL library "${soname}" that SASL authentication needs ` +
         `(Debian: libsasl2-2 and libsasl2-modules): ${errorMessage(error)}`,
       { cause: error },
     );
   }
   const code = opened.symbols.sasl_client_init(null);
   if (code !== Sasl.OK) {
-    throw new Error(`Cannot initialise "${LIBSASL2}": sasl_client_init returned ${code}`);
+    opened.close();
+    throw new Error(`Cannot initialise "${soname}": sasl_client_init returned ${code}`);
   }
-  library = opened.symbols;
-  return library;
+  return opened.symbols;
 }
 
 /** What one sasl_client_start or sasl_client_step produced. */
