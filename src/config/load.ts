@@ -71,6 +71,7 @@ import {
   MAX_MESSAGE_BYTES,
   type MetricsConfig,
   MIN_MESSAGE_BYTES,
+  type SaslMode,
   type UpstreamConfig,
 } from "./schema.ts";
 
@@ -204,6 +205,7 @@ const UPSTREAM_KEYS = [
   "name",
   "uri",
   "share",
+  "sasl",
   "pool_max",
   "max_pools",
   "max_inflight_per_connection",
@@ -341,6 +343,7 @@ function checkUpstreams(checker: Checker, sections: Section[]): CheckedUpstream[
       uri: uri as UpstreamConfig["uri"],
       uriText: uriText ?? "",
       share: boolean(checker, section, "share") ?? defaults.share,
+      sasl: "passthrough",
       poolMax: integer(checker, section, "pool_max", 1, MAX_POOL) ?? defaults.poolMax,
       maxPools: integer(checker, section, "max_pools", 1, MAX_POOL) ?? defaults.maxPools,
       maxInflightPerConnection:
@@ -353,11 +356,40 @@ function checkUpstreams(checker: Checker, sections: Section[]): CheckedUpstream[
       keepaliveCount: integer(checker, section, "keepalive_count", 1, 1000) ??
         defaults.keepaliveCount,
     };
+    config.sasl = saslMode(checker, section, config, uri);
     const maxMessageBytes = messageBytes(checker, section);
     if (maxMessageBytes !== undefined) config.maxMessageBytes = maxMessageBytes;
     upstreams.push({ config, path: section.path });
   }
   return upstreams;
+}
+
+/**
+ * `sasl`: "proxy" or "passthrough"; shared pools always log in themselves, so "passthrough" is
+ * an error there, and so is an `authfile=` that nobody would read (dedicated passthrough).
+ */
+function saslMode(
+  checker: Checker,
+  section: Section,
+  config: UpstreamConfig,
+  uri: UpstreamConfig["uri"] | undefined,
+): SaslMode {
+  const given = oneOf(checker, section, "sasl", ["proxy", "passthrough"] as const);
+  const mode = given ?? (config.share ? "proxy" : "passthrough");
+  if (config.share && mode === "passthrough") {
+    checker.report(
+      [...section.path, "sasl"],
+      `"sasl" = "passthrough" needs share = false: a shared pool logs in to the daemon itself`,
+    );
+  }
+  if (!config.share && mode === "passthrough" && uri?.options.authfile !== undefined) {
+    checker.report(
+      [...section.path, "uri"],
+      `"authfile=" in the URI of upstream ${quote(config.name)} would be ignored: its clients ` +
+        `log in themselves; set sasl = "proxy" (or share = true) for virtmux to read it`,
+    );
+  }
+  return mode;
 }
 
 function checkListeners(

@@ -105,6 +105,16 @@ export interface UpstreamConfig {
    */
   share: boolean;
   /**
+   * Who logs in when the daemon asks for SASL (`sasl`): `"proxy"`, virtmux itself with
+   * credentials from auth.conf (as libvirt's client finds it, `authfile=` included), answering
+   * its clients' AUTH_LIST with none; `"passthrough"`, the client, end to end (dedicated only;
+   * impossible on plain tcp, where the daemon demands a security layer). Shared pools always log
+   * in themselves.
+   *
+   * @default {"passthrough" when dedicated, "proxy" when shared}
+   */
+  sasl: SaslMode;
+  /**
    * Shared pool: most upstream connections (`pool_max`).
    *
    * @default {4}
@@ -284,6 +294,9 @@ export interface ConfigProblem {
 export const MIN_MESSAGE_BYTES = 262148;
 /** The largest `max_message_bytes`: 32 MiB + 4, libvirt's own limit; the daemon rejects more. */
 export const MAX_MESSAGE_BYTES: number = MAX_FRAME_BYTES;
+
+/** Who performs a SASL login an upstream asks for: see {@linkcode UpstreamConfig.sasl}. */
+export type SaslMode = "proxy" | "passthrough";
 
 /** Defaults of the optional keys of `[[upstream]]`. */
 export type UpstreamDefaults = Pick<

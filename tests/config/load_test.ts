@@ -586,3 +586,42 @@ Deno.test("findConfigPath() prefers the flag, then $VIRTMUX_CONFIG, then the def
   assert.equal(findConfigPath(undefined, env("")), DEFAULT_CONFIG_PATH);
   assert.equal(findConfigPath(undefined, env(undefined)), "/etc/virtmux/virtmux.toml");
 });
+
+Deno.test("parseConfig() reads sasl: passthrough when dedicated, proxy when shared, or as given", () => {
+  const upstream = (lines: string) =>
+    parseConfig(`[[upstream]]\nname = "a"\nuri = "test+tcp://h/default"\n${lines}`, "v.toml")
+      .upstreams[0].sasl;
+  assert.equal(upstream(""), "passthrough");
+  assert.equal(upstream("share = true\n"), "proxy");
+  assert.equal(upstream('sasl = "proxy"\n'), "proxy");
+  assert.equal(upstream('share = true\nsasl = "proxy"\n'), "proxy");
+});
+
+Deno.test("parseConfig() refuses a sasl mode that cannot work, and an authfile= nobody reads", () => {
+  const base = '[[upstream]]\nname = "a"\n';
+  for (
+    const [text, expected] of [
+      [
+        base + 'uri = "test+tcp://h/default"\nsasl = "client"\n',
+        'v.toml:4:1: "sasl" must be one of "proxy", "passthrough", got "client"',
+      ],
+      [
+        base + 'uri = "test+tcp://h/default"\nshare = true\nsasl = "passthrough"\n',
+        'v.toml:5:1: "sasl" = "passthrough" needs share = false: a shared pool logs in to the ' +
+        "daemon itself",
+      ],
+      [
+        base + 'uri = "test+tcp://h/default?authfile=/a.conf"\n',
+        'v.toml:3:1: "authfile=" in the URI of upstream "a" would be ignored: its clients log in ' +
+        'themselves; set sasl = "proxy" (or share = true) for virtmux to read it',
+      ],
+    ]
+  ) {
+    assert.equal(errorOf(text), expected);
+  }
+  assert.equal(
+    parseConfig(base + 'uri = "test+tcp://h/default?authfile=/a.conf"\nsasl = "proxy"\n', "v.toml")
+      .upstreams[0].sasl,
+    "proxy",
+  );
+});
