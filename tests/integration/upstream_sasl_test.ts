@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { authenticateSasl, SaslError } from "../../src/transport/sasl/authenticate.ts";
+import { SaslError } from "../../src/transport/sasl/authenticate.ts";
+import { loginUpstream } from "../../src/transport/sasl/upstream_login.ts";
 import { SaslChannel } from "../../src/transport/sasl_channel.ts";
 import { dial } from "../../src/transport/dial.ts";
 import { parseUri } from "../../src/uri/uri.ts";
@@ -17,7 +18,7 @@ import { readU32 } from "../../src/wire/header.ts";
 import { encodeOpenArgs, encodeOptionalString, encodeWords } from "../../src/wire/message.ts";
 import { resolveProcedureName } from "../../src/wire/procedure_names.ts";
 import { startLibvirtd } from "./helpers/libvirtd.ts";
-import { RemoteCallError, RpcClient } from "./helpers/rpc_client.ts";
+import { RpcClient } from "./helpers/rpc_client.ts";
 import { virsh } from "./helpers/virsh.ts";
 
 const USER = "alice";
@@ -69,32 +70,33 @@ async function defineAndReadBack(client: RpcClient): Promise<void> {
   await client.call(procedure("DOMAIN_UNDEFINE"), dom);
 }
 
-/** Dials `uri`, logs in with SASL, opens the test driver and lists its domains. */
-async function loginAndList(uri: string, secure: boolean, big = false) {
+/**
+ * Dials `uri`, logs in (loginUpstream), checks that the daemon now answers AUTH_LIST with "none"
+ * as it would a daemon without auth, opens the test driver and lists its domains.
+ */
+async function loginAndList(uri: string, big = false) {
   const parsed = parseUri(uri);
-  const channel = await dial(parsed, { name: "sasl-test", timeoutMs: 5000 });
-  const client = new RpcClient(channel);
+  const dialed = await dial(parsed, { name: "sasl-test", timeoutMs: 5000 });
+  let channel = dialed;
   try {
+    const login = await loginUpstream(dialed, { name: "sasl-test", uri: parsed, timeoutMs: 5000 });
+    channel = login.channel;
+    assert.deepEqual(login.authTypes, [AuthType.SASL]);
+    const client = new RpcClient(channel);
     const authList = await client.call(RemoteProc.AUTH_LIST);
-    assert.deepEqual([readU32(authList, HEADER_BYTES), readU32(authList, HEADER_BYTES + 4)], [
-      1,
-      AuthType.SASL,
-    ]);
-    const result = await authenticateSasl(client.call, {
-      name: "sasl-test",
-      uri: parsed,
-      channelIsSecure: secure,
-    });
-    if (result.layer) client.channel = new SaslChannel(channel, result.layer);
+    assert.deepEqual(
+      [readU32(authList, HEADER_BYTES), readU32(authList, HEADER_BYTES + 4)],
+      [1, AuthType.NONE],
+    );
     await client.call(
       RemoteProc.CONNECT_OPEN,
       encodeOpenArgs({ name: "test:///default", flags: 0 }),
     );
     const reply = await client.call(RemoteProc.CONNECT_LIST_ALL_DOMAINS, encodeWords(1, 0));
     if (big) await defineAndReadBack(client);
-    return { ...result, names: domainNames(reply) };
+    return { ...login, names: domainNames(reply) };
   } finally {
-    client.channel.close();
+    channel.close();
   }
 }
 
@@ -129,49 +131,59 @@ Deno.test({
       );
 
       await t.step("unix: SCRAM-SHA-256, no security layer, domain test listed", async () => {
-        const result = await loginAndList(unix(good), true);
+        const result = await loginAndList(unix(good));
         assert.equal(result.mechanism, "SCRAM-SHA-256");
-        assert.equal(result.layer, null);
+        assert.equal(result.ssf, 0);
+        assert.equal(result.channel instanceof SaslChannel, false);
         assert.deepEqual(result.names, ["test"]);
       });
 
       await t.step("tcp: DIGEST-MD5 with a security layer, domain test listed", async () => {
-        const result = await loginAndList(tcp(good), false, true);
+        const result = await loginAndList(tcp(good), true);
         assert.equal(result.mechanism, "DIGEST-MD5");
         assert.ok(result.ssf >= 56, `ssf ${result.ssf}`);
+        assert.ok(result.channel instanceof SaslChannel);
         assert.deepEqual(result.names, ["test"]);
       });
 
       await t.step("tls: SCRAM-SHA-256 inside TLS, domain test listed", async () => {
-        const result = await loginAndList(tls(good), true);
+        const result = await loginAndList(tls(good));
         assert.equal(result.mechanism, "SCRAM-SHA-256");
         assert.deepEqual(result.names, ["test"]);
       });
 
       await t.step("auth=sasl.digest-md5 picks that mechanism on unix too", async () => {
-        const result = await loginAndList(`${unix(good)}&auth=sasl.digest-md5`, true, true);
+        const result = await loginAndList(`${unix(good)}&auth=sasl.digest-md5`, true);
         assert.equal(result.mechanism, "DIGEST-MD5");
       });
 
-      for (
-        const [label, uri, secure] of [["unix", unix(bad), true], ["tcp", tcp(bad), false]] as const
-      ) {
+      for (const [label, uri] of [["unix", unix(bad)], ["tcp", tcp(bad)]]) {
         await t.step(
           `${label}: a wrong password is libvirt's authentication failed (45)`,
           async () => {
-            const error = await loginAndList(uri, secure).then(() => null, (e) => e);
-            assert.ok(
-              error instanceof RemoteCallError || error instanceof SaslError,
-              String(error),
-            );
+            const error = await loginAndList(uri).then(() => null, (e) => e);
+            assert.ok(error instanceof SaslError, String(error));
             assert.equal(error.code, ErrorCode.AUTH_FAILED);
-            assert.match(error.message, /authentication failed/);
+            assert.equal(error.message, "authentication failed: authentication failed");
           },
         );
       }
 
+      await t.step("a socket without auth (read-only) is left as it is", async () => {
+        const uri = parseUri(`test+unix:///default?socket=${daemon.roSocket}`);
+        const channel = await dial(uri, { name: "sasl-test", timeoutMs: 5000 });
+        try {
+          const login = await loginUpstream(channel, { name: "sasl-test", uri, timeoutMs: 5000 });
+          assert.deepEqual(login.authTypes, [AuthType.NONE]);
+          assert.equal(login.channel, channel);
+          assert.equal(login.mechanism, undefined);
+        } finally {
+          channel.close();
+        }
+      });
+
       await t.step("a missing credential names the auth.conf that was read", async () => {
-        const error = await loginAndList(unix(empty), true).then(() => null, (e) => e);
+        const error = await loginAndList(unix(empty)).then(() => null, (e) => e);
         assert.ok(error instanceof SaslError, String(error));
         assert.equal(error.code, ErrorCode.AUTH_FAILED);
         assert.match(error.message, /no "authname" credential for host "localhost"/);

@@ -11,7 +11,7 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import type { LibvirtUri } from "../../uri/uri.ts";
-import { ErrorCode, HEADER_BYTES, RemoteProc } from "../../wire/constants.ts";
+import { ErrorCode, ErrorDomain, HEADER_BYTES, RemoteProc } from "../../wire/constants.ts";
 import { type AuthConfig, type CredentialName, findAuthFile, readAuthConfig } from "./auth_conf.ts";
 import { CyrusSaslClient, Sasl, type SaslPrompt, type SaslStepResult } from "./cyrus.ts";
 import { SCRAM_MECHANISMS, ScramClient, ScramError } from "./scram.ts";
@@ -71,14 +71,37 @@ export interface SaslResult {
   ssf: number;
 }
 
-/** A SASL login that failed on our side; `code` is libvirt's VIR_ERR_AUTH_FAILED. */
+/** Options for {@linkcode SaslError}: the libvirt error to give clients. */
+export interface SaslErrorOptions extends ErrorOptions {
+  /**
+   * virErrorNumber.
+   *
+   * @default {45} (VIR_ERR_AUTH_FAILED)
+   */
+  code?: number;
+  /**
+   * virErrorDomain.
+   *
+   * @default {7} (VIR_FROM_RPC)
+   */
+  domain?: number;
+}
+
+/**
+ * A SASL login that failed, here or at the daemon; `code` and `domain` are what a libvirt client
+ * should see (VIR_ERR_AUTH_FAILED unless the daemon said otherwise).
+ */
 export class SaslError extends Error {
-  /** virErrorNumber for the client: VIR_ERR_AUTH_FAILED. */
-  readonly code: number = ErrorCode.AUTH_FAILED;
+  /** virErrorNumber for the client. */
+  readonly code: number;
+  /** virErrorDomain for the client. */
+  readonly domain: number;
   /** Makes the error; `message` is the sentence a user sees. */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options: SaslErrorOptions = {}) {
     super(message, options);
     this.name = "SaslError";
+    this.code = options.code ?? ErrorCode.AUTH_FAILED;
+    this.domain = options.domain ?? ErrorDomain.RPC;
   }
 }
 
