@@ -167,6 +167,8 @@ export class CyrusSaslClient {
   #outCell = pinned(POINTER_BYTES);
   #outLength = pinned(4);
   #mechCell = pinned(POINTER_BYTES);
+  /** Input for encode and decode, reused (the library copies what it keeps). */
+  #input = pinned(65536);
   #disposed = false;
 
   /**
@@ -325,7 +327,8 @@ export class CyrusSaslClient {
     what: string,
   ): Uint8Array {
     if (this.#disposed) throw new Error(`Cannot ${what} SASL data: the session is closed`);
-    const input = pinned(data.length);
+    if (this.#input.length < data.length) this.#input = pinned(data.length);
+    const input = this.#input;
     input.set(data);
     const code = fn(this.#conn, input, data.length, this.#outCell, this.#outLength);
     this.#check(code, `${what} SASL data`);
