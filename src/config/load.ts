@@ -55,7 +55,7 @@ import {
   tableArray,
 } from "./_fields.ts";
 import { resolveProcedureName } from "../wire/procedure_names.ts";
-import { parseUri, UriError } from "../uri/uri.ts";
+import { type LibvirtUri, parseUri, UriError } from "../uri/uri.ts";
 import { type AccountDatabase, accountId } from "../transport/accounts.ts";
 import { type KeyPath, scanKeyPositions } from "./locate.ts";
 import {
@@ -365,6 +365,15 @@ function checkUpstreams(checker: Checker, sections: Section[]): CheckedUpstream[
 }
 
 /**
+ * Who logs in when an upstream's daemon asks for SASL, unless `sasl` says: virtmux for shared
+ * pools and for plain tcp (where the daemon demands a security layer that a client on a unix
+ * socket never negotiates), the client itself otherwise.
+ */
+export function defaultSaslMode(share: boolean, uri: LibvirtUri | undefined): SaslMode {
+  return share || uri?.transport === "tcp" ? "proxy" : "passthrough";
+}
+
+/**
  * `sasl`: "proxy" or "passthrough"; shared pools always log in themselves, so "passthrough" is
  * an error there, and so is an `authfile=` that nobody would read (dedicated passthrough).
  */
@@ -375,7 +384,7 @@ function saslMode(
   uri: UpstreamConfig["uri"] | undefined,
 ): SaslMode {
   const given = oneOf(checker, section, "sasl", ["proxy", "passthrough"] as const);
-  const mode = given ?? (config.share ? "proxy" : "passthrough");
+  const mode = given ?? defaultSaslMode(config.share, uri);
   if (config.share && mode === "passthrough") {
     checker.report(
       [...section.path, "sasl"],

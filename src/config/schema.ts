@@ -111,7 +111,7 @@ export interface UpstreamConfig {
    * impossible on plain tcp, where the daemon demands a security layer). Shared pools always log
    * in themselves.
    *
-   * @default {"passthrough" when dedicated, "proxy" when shared}
+   * @default {"proxy" when shared or on plain tcp, else "passthrough"}
    */
   sasl: SaslMode;
   /**

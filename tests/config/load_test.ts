@@ -587,11 +587,14 @@ Deno.test("findConfigPath() prefers the flag, then $VIRTMUX_CONFIG, then the def
   assert.equal(findConfigPath(undefined, env(undefined)), "/etc/virtmux/virtmux.toml");
 });
 
-Deno.test("parseConfig() reads sasl: passthrough when dedicated, proxy when shared, or as given", () => {
-  const upstream = (lines: string) =>
-    parseConfig(`[[upstream]]\nname = "a"\nuri = "test+tcp://h/default"\n${lines}`, "v.toml")
+Deno.test("parseConfig() reads sasl: proxy when shared or on tcp, else passthrough, or as given", () => {
+  const upstream = (lines: string, uri = "test+tls://h/default") =>
+    parseConfig(`[[upstream]]\nname = "a"\nuri = "${uri}"\n${lines}`, "v.toml")
       .upstreams[0].sasl;
   assert.equal(upstream(""), "passthrough");
+  assert.equal(upstream("", "test:///default"), "passthrough");
+  assert.equal(upstream("", "test+tcp://h/default"), "proxy");
+  assert.equal(upstream('sasl = "passthrough"\n', "test+tcp://h/default"), "passthrough");
   assert.equal(upstream("share = true\n"), "proxy");
   assert.equal(upstream('sasl = "proxy"\n'), "proxy");
   assert.equal(upstream('share = true\nsasl = "proxy"\n'), "proxy");
@@ -611,7 +614,7 @@ Deno.test("parseConfig() refuses a sasl mode that cannot work, and an authfile= 
         "daemon itself",
       ],
       [
-        base + 'uri = "test+tcp://h/default?authfile=/a.conf"\n',
+        base + 'uri = "test+tls://h/default?authfile=/a.conf"\n',
         'v.toml:3:1: "authfile=" in the URI of upstream "a" would be ignored: its clients log in ' +
         'themselves; set sasl = "proxy" (or share = true) for virtmux to read it',
       ],
