@@ -61,11 +61,12 @@ export interface UpstreamLogin {
 }
 
 /**
- * Whether a channel of `uri`'s transport is private already (so SASL needs no security layer):
- * everything but plain tcp, as libvirt's client judges it (`priv->is_secure`).
+ * Whether a channel of `uri`'s transport is private already, so SASL needs no security layer, as
+ * libvirt's client judges it (`priv->is_secure`, remote_driver.c): unix, TLS and ssh are; plain
+ * tcp is not, and neither is ext ("we can't guarantee an external program is secure").
  */
 export function channelIsSecure(uri: LibvirtUri): boolean {
-  return uri.transport !== "tcp";
+  return uri.transport !== "tcp" && uri.transport !== "ext";
 }
 
 /**
