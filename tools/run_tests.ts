@@ -20,6 +20,10 @@ export const APT_PACKAGES = [
   "netcat-openbsd",
   "libsasl2-modules",
   "sasl2-bin",
+  "libsasl2-modules-gssapi-mit",
+  "krb5-kdc",
+  "krb5-admin-server",
+  "krb5-user",
 ];
 
 /** The command that installs {@linkcode APT_PACKAGES}. */
@@ -51,6 +55,11 @@ export const REQUIREMENTS: Requirement[] = [
     name: "libsasl2-modules",
     probe: ["sh", "-c", "ls /usr/lib/*/sasl2/libscram.so /usr/lib/*/sasl2/libdigestmd5.so"],
   },
+  {
+    name: "libsasl2-modules-gssapi-mit",
+    probe: ["sh", "-c", "ls /usr/lib/*/sasl2/libgssapiv2.so"],
+  },
+  { name: "krb5kdc", probe: ["sh", "-c", "command -v krb5kdc kdb5_util kadmin.local kinit"] },
 ];
 
 /** Test counts from deno test's summary line. */

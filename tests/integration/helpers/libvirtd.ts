@@ -36,6 +36,8 @@ export interface LibvirtdOptions {
   logLevel?: number;
   /** Extra libvirtd.conf lines (e.g. `max_client_requests = 2`). */
   extraConfig?: string;
+  /** Extra environment for libvirtd (e.g. `KRB5_CONFIG`, `KRB5_KTNAME`). */
+  env?: Record<string, string>;
   /**
    * Require SASL on the read-write unix socket, tcp and (with `tls`) tls, from a private sasldb and
    * server config (`SASL_CONF_PATH`), so the system's SASL setup is neither read nor changed.
@@ -59,6 +61,8 @@ export interface LibvirtdSaslOptions {
   mechanisms?: string[];
   /** User names and passwords to put in the sasldb (for the application name `libvirt`). */
   users: Record<string, string>;
+  /** Extra lines of the server's SASL config (e.g. `keytab: FILE` for GSSAPI). */
+  extraConfig?: string;
 }
 
 /** URIs that reach the test driver of a {@linkcode Libvirtd} directly. */
@@ -187,6 +191,7 @@ async function setUp(dir: string, options: LibvirtdOptions): Promise<Libvirtd> {
     XDG_CONFIG_HOME: join(dir, "config"),
     XDG_CACHE_HOME: join(dir, "cache"),
     LC_ALL: "C",
+    ...options.env,
   };
   const timeoutMs = options.startTimeoutMs ?? 20000;
   let proc: SpawnedProcess | undefined;
@@ -303,7 +308,7 @@ async function makeSaslDb(dir: string, sasl: LibvirtdSaslOptions): Promise<strin
   const mechanisms = sasl.mechanisms ?? ["scram-sha-256", "digest-md5"];
   await Deno.writeTextFile(
     join(dir, "libvirt.conf"),
-    `mech_list: ${mechanisms.join(" ")}\nsasldb_path: ${db}\n`,
+    `mech_list: ${mechanisms.join(" ")}\nsasldb_path: ${db}\n${sasl.extraConfig ?? ""}\n`,
   );
   for (const [user, password] of Object.entries(sasl.users)) {
     // -p: the password comes from stdin, without a prompt or a confirmation.
