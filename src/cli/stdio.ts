@@ -7,7 +7,7 @@
 
 import type { Config } from "../config/schema.ts";
 import { rootLogger } from "../log/logger.ts";
-import { DedicatedSession } from "../proxy/dedicated_session.ts";
+import { DedicatedSession } from "../proxy/dedicated/session.ts";
 import { dial } from "../transport/dial.ts";
 import { stdioChannel } from "../transport/stdio.ts";
 import { MAX_FRAME_BYTES } from "../wire/constants.ts";

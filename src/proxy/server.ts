@@ -5,87 +5,30 @@
  * @module
  */
 
+import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
 import { peerAllowed } from "../transport/peer_credentials.ts";
-import type { LibvirtUri } from "../uri/uri.ts";
-import { ErrorCode } from "../wire/constants.ts";
-import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
-import type { ClientTimeouts } from "./client_clock.ts";
-import type { Policy } from "./policy.ts";
-import { Pool } from "./pool.ts";
-import { SharedSession } from "./shared_session.ts";
 import {
   type AcceptedClient,
   listenUnix,
   resolveGroup,
   type UnixSocketListener,
-} from "./unix_listener.ts";
+} from "../transport/unix_listener.ts";
+import { ErrorCode } from "../wire/constants.ts";
+import { DedicatedSession } from "./dedicated/session.ts";
+import { refuseClient } from "./refuse_client.ts";
+import type { ClientSession } from "./session.ts";
+import { PoolRegistry } from "./shared/pool_registry.ts";
+import type { Pool } from "./shared/pool.ts";
+import { SharedSession } from "./shared/session.ts";
+import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
 
-/** An upstream daemon as the server needs it. */
-export interface UpstreamSpec {
-  /** The upstream's name from the config. */
-  name: string;
-  /** Where it is. */
-  uri: LibvirtUri;
-  /** Time allowed to connect, in ms. */
-  connectTimeoutMs: number;
-  /** Clients share a pool of connections instead of one each. */
-  share: boolean;
-  /** Shared pool: most connections. */
-  poolMax: number;
-  /** Shared pool: most pools at once (distinct open names and flags). */
-  maxPools: number;
-  /** Shared pool: most outstanding calls per connection. */
-  maxInflightPerConnection: number;
-  /** Shared pool: close a connection with nothing on it after this many ms. */
-  idleMs: number;
-  /** Shared pool: ping a quiet connection after this many ms. */
-  keepaliveIntervalMs: number;
-  /** Shared pool: unanswered pings before a connection is dropped. */
-  keepaliveCount: number;
-}
-
-/** A listening socket as the server needs it. */
-export interface ListenerSpec {
-  /** Socket path. */
-  socket: string;
-  /** Permission bits. */
-  mode: number;
-  /** Owning group, by name or id. */
-  group?: string;
-  /** Every open through this socket is read-only. */
-  readonly: boolean;
-  /** The upstream its clients reach. */
-  upstream: UpstreamSpec;
-  /** Largest frame, length word included (the stricter of global, listener and upstream). */
-  maxFrameBytes: number;
-  /** Outstanding calls per client before the proxy stops reading it. */
-  maxInflightPerClient: number;
-  /** Most clients at once on this socket. */
-  maxClients: number;
-  /** Programs its clients may use, KEEPALIVE included. */
-  programs: ReadonlySet<number>;
-  /** Procedures its clients may call. */
-  policy: Policy;
-  /** Client timeouts. */
-  timeouts: ClientTimeouts;
-  /** Upstreams a client may pick by the name it opens (`route_by_name`), by name. */
-  routes: ReadonlyMap<string, UpstreamSpec>;
-  /** User ids allowed to connect; with `allowGids` both empty, the socket's mode decides alone. */
-  allowUids: ReadonlySet<number>;
-  /** Group ids (primary or supplementary) allowed to connect. */
-  allowGids: ReadonlySet<number>;
-}
+export type { ListenerSpec, UpstreamSpec } from "./spec.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
-
-/** Whether clients of `spec` are checked against `allow_uids`/`allow_gids`. */
-function checksPeers(spec: ListenerSpec): boolean {
-  return spec.allowUids.size > 0 || spec.allowGids.size > 0;
-}
 
 /** Options for {@linkcode Server}. */
 export interface ServerOptions {
@@ -99,17 +42,6 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Dials an upstream; replaceable in tests. Defaults to {@linkcode dial}. */
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
-}
-
-/** What the server needs of a client session, dedicated or shared. */
-interface Session {
-  run(): Promise<void>;
-  drain(): void;
-  close(reason: string): void;
-  finished(): Promise<void>;
-  expired(now: number): string | undefined;
-  expire(message: string): Promise<void>;
-  readonly closeReason: string;
 }
 
 /** A listening socket and the spec new clients get (replaced on reload). */
@@ -128,9 +60,8 @@ export class Server {
   readonly #listeners = new Map<string, ListenerRuntime>();
   /** Replaced sockets still accepting for a moment (see {@linkcode Server.#retire}). */
   readonly #retiring = new Set<ListenerRuntime>();
-  readonly #sessions = new Map<Session, ListenerRuntime>();
-  /** Shared pools by upstream name, open name, flags and frame limit (the name comes first). */
-  readonly #pools = new Map<string, Pool>();
+  readonly #sessions = new Map<ClientSession, ListenerRuntime>();
+  readonly #pools: PoolRegistry;
   #maxClients: number;
   #nextClientId = 1;
   #stopping = false;
@@ -141,6 +72,10 @@ export class Server {
     this.#options = options;
     this.#log = options.logger;
     this.#maxClients = options.maxClients;
+    this.#pools = new PoolRegistry({
+      dial: (upstream, readonly) => this.#dial(upstream, readonly),
+      logger: options.logger,
+    });
   }
 
   /** Clients connected now. */
@@ -191,7 +126,7 @@ export class Server {
         try {
           await this.#openListener(spec);
         } catch (error) {
-          problems.push(error instanceof Error ? error.message : String(error));
+          problems.push(errorMessage(error));
         }
         continue;
       }
@@ -200,7 +135,7 @@ export class Server {
         try {
           await this.#openListener(spec, runtime);
         } catch (error) {
-          problems.push(error instanceof Error ? error.message : String(error));
+          problems.push(errorMessage(error));
         }
         continue;
       }
@@ -210,7 +145,7 @@ export class Server {
           Deno.chownSync(spec.socket, null, resolveGroup(spec.group, spec.socket));
         }
       } catch (error) {
-        problems.push(error instanceof Error ? error.message : String(error));
+        problems.push(errorMessage(error));
       }
       runtime.spec = spec;
     }
@@ -244,7 +179,7 @@ export class Server {
         session.expire("virtmux is shutting down: the grace period for outstanding calls is over")
       ),
     );
-    for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
+    this.#pools.closeAll("virtmux is shutting down");
   }
 
   /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
@@ -297,11 +232,7 @@ export class Server {
   /** Closes the clients that outstayed a timeout and drops unused pools; runs once a second. */
   #closeExpired(): void {
     const now = Date.now();
-    for (const [key, pool] of this.#pools) {
-      if (!pool.unused) continue;
-      pool.close("unused");
-      this.#pools.delete(key);
-    }
+    this.#pools.dropUnused();
     for (const [session, runtime] of this.#sessions) {
       const reason = session.expired(now);
       if (reason === undefined) continue;
@@ -348,7 +279,7 @@ export class Server {
           continue;
         }
         log.info("Client connected");
-        const session: Session = spec.upstream.share
+        const session: ClientSession = spec.upstream.share
           ? new SharedSession(conn, {
             id,
             logger: log,
@@ -362,7 +293,7 @@ export class Server {
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,
-            upstreamLabel: label(spec.upstream),
+            upstreamLabel: upstreamLabel(spec.upstream),
             maxFrameBytes: spec.maxFrameBytes,
             maxInflight: spec.maxInflightPerClient,
             readonly: spec.readonly,
@@ -403,59 +334,14 @@ export class Server {
    * with its own open name.
    */
   #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
-    let upstream = spec.upstream;
-    let openName = name;
     const routed = name === null ? undefined : spec.routes.get(name);
-    if (routed !== undefined) {
-      upstream = routed;
-      openName = routed.uri.openName;
-    }
-    const key = [upstream.name, upstream.uri.text, openName ?? "", flags, spec.maxFrameBytes]
-      .join("\0");
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
-      this.#makeRoomForPool(upstream);
-      pool = new Pool({
-        label: label(upstream),
-        openName,
-        openFlags: flags,
-        poolMax: upstream.poolMax,
-        maxInflightPerConnection: upstream.maxInflightPerConnection,
-        maxFrameBytes: spec.maxFrameBytes,
-        idleMs: upstream.idleMs,
-        keepaliveIntervalMs: upstream.keepaliveIntervalMs,
-        keepaliveCount: upstream.keepaliveCount,
-        connectTimeoutMs: upstream.connectTimeoutMs,
-        dial: () => this.#dial(upstream, (flags & 1) === 1),
-        logger: this.#log.child({ upstream: upstream.name, pool: openName ?? "(default)" }),
-      });
-      this.#pools.set(key, pool);
-    }
-    return pool;
+    return this.#pools.get({
+      upstream: routed ?? spec.upstream,
+      openName: routed !== undefined ? routed.uri.openName : name,
+      flags,
+      maxFrameBytes: spec.maxFrameBytes,
+    });
   }
-
-  /**
-   * Keeps `upstream` under its `max_pools`: closes its pools that have no clients left, or, when
-   * every one has clients, refuses the open that wants one more.
-   */
-  #makeRoomForPool(upstream: UpstreamSpec): void {
-    const mine = [...this.#pools].filter(([key]) => key.startsWith(`${upstream.name}\0`));
-    if (mine.length < upstream.maxPools) return;
-    for (const [key, pool] of mine) {
-      if (pool.inUse) continue;
-      pool.close("making room for another pool");
-      this.#pools.delete(key);
-      return;
-    }
-    throw new Error(
-      `virtmux keeps at most ${upstream.maxPools} pools for upstream "${upstream.name}" ` +
-        "(max_pools), one per distinct name and read-only flag opened, and all are in use",
-    );
-  }
-}
-
-function label(upstream: UpstreamSpec): string {
-  return `"${upstream.name}" (${upstream.uri.text})`;
 }
 
 /** Why `accepted` may not use the socket of `spec`, or undefined when it may. */

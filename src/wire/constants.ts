@@ -35,8 +35,11 @@ export const Program = {
   ADMIN: 0x06900690,
 } as const;
 
+/** Every program number, in a fixed order. */
+export const ALL_PROGRAM_LIST: readonly number[] = Object.values(Program);
+
 /** Every program, for frames from a daemon (which only answers what a client asked for). */
-export const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
+export const ALL_PROGRAMS: ReadonlySet<number> = new Set(ALL_PROGRAM_LIST);
 
 /** Programs by the names a config uses for them (`programs = ["remote", "qemu"]`). */
 export const PROGRAM_NAMES: Readonly<Record<string, number>> = {

@@ -6,6 +6,7 @@
  */
 
 import {
+  CONNECT_RO,
   HEADER_BYTES,
   KeepaliveProc,
   MessageStatus,
@@ -144,4 +145,15 @@ export function encodeOpenArgs(args: OpenArgs): Uint8Array {
 export function readFirstInt(frame: Uint8Array): number | undefined {
   if (frame.length < HEADER_BYTES + 4) return undefined;
   return readU32(frame, HEADER_BYTES) | 0;
+}
+
+/**
+ * Sets VIR_CONNECT_RO in a CONNECT_OPEN call in place: `remote_connect_open_args` ends with
+ * `unsigned int flags`, so the flag word is the frame's last four bytes. A frame too short to
+ * carry arguments is left alone (the daemon rejects it).
+ */
+export function patchOpenReadOnly(frame: Uint8Array): void {
+  if (frame.length < HEADER_BYTES + 4) return;
+  const at = frame.length - 4;
+  writeU32(frame, at, readU32(frame, at) | CONNECT_RO);
 }

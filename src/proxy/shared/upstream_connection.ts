@@ -7,20 +7,24 @@
  * @module
  */
 
-import type { Logger } from "../log/logger.ts";
-import { type Channel, withDiagnostics } from "../transport/channel.ts";
+import { errorMessage } from "../../log/error_message.ts";
+import type { Logger } from "../../log/logger.ts";
+import { type Channel, withDiagnostics } from "../../transport/channel.ts";
 import {
+  ALL_PROGRAMS,
+  AuthType,
   ErrorCode,
-  ErrorDomain,
+  Feature,
+  isReadOnlyOpen,
   KeepaliveProc,
   MessageStatus,
   MessageType,
   Program,
   RemoteProc,
-} from "../wire/constants.ts";
-import { decodeErrorReply } from "../wire/error_reply.ts";
-import { FrameError } from "../wire/frame_check.ts";
-import { FrameReader } from "../wire/frame_reader.ts";
+} from "../../wire/constants.ts";
+import { decodeErrorReply } from "../../wire/error_reply.ts";
+import { FrameError } from "../../wire/frame_check.ts";
+import { FrameReader } from "../../wire/frame_reader.ts";
 import {
   frameProcedure,
   frameProgram,
@@ -28,36 +32,16 @@ import {
   frameStatus,
   frameType,
   readU32,
-} from "../wire/header.ts";
+} from "../../wire/header.ts";
 import {
   encodeMessage,
   encodeOpenArgs,
   encodeWords,
   PING_FRAME,
   PONG_FRAME,
-} from "../wire/message.ts";
-import { FrameWriter } from "./frame_writer.ts";
-
-/** libvirt's REMOTE_PROC_AUTH_POLKIT. */
-const AUTH_POLKIT = 70;
-/** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
-const FEATURE_KEEPALIVE = 10;
-
-/** An error the daemon returned, kept whole so clients see the daemon's own code and text. */
-export class UpstreamError extends Error {
-  /** virErrorNumber. */
-  readonly code: number;
-  /** virErrorDomain. */
-  readonly domain: number;
-
-  /** Makes the error. */
-  constructor(message: string, code: number = ErrorCode.RPC, domain: number = ErrorDomain.RPC) {
-    super(message);
-    this.name = "UpstreamError";
-    this.code = code;
-    this.domain = domain;
-  }
-}
+} from "../../wire/message.ts";
+import { FrameWriter } from "../frame_writer.ts";
+import { UpstreamError } from "../upstream_error.ts";
 
 /** Options for {@linkcode UpstreamConnection.open}. */
 export interface UpstreamConnectionOptions {
@@ -96,14 +80,6 @@ let nextConnectionId = 1;
 export class UpstreamConnection {
   /** Unique id, for logs. */
   readonly id: number = nextConnectionId++;
-  /** Calls sent and not yet answered (including the proxy's own). */
-  inflight = 0;
-  /** Streams open on this connection. */
-  streams = 0;
-  /** Event callbacks registered on this connection. */
-  callbacks = 0;
-  /** When the connection last had no calls, streams or callbacks (ms since epoch). */
-  idleSince: number = Date.now();
   readonly #channel: Channel;
   readonly #writer: FrameWriter;
   readonly #reader: FrameReader;
@@ -122,7 +98,7 @@ export class UpstreamConnection {
     this.#channel = channel;
     this.#writer = new FrameWriter(channel, {
       maxQueuedBytes: Infinity, // calls are bounded by max_inflight_per_connection
-      onError: (error) => this.close(`failed: ${error instanceof Error ? error.message : error}`),
+      onError: (error) => this.close(`failed: ${errorMessage(error)}`),
     });
     this.#reader = new FrameReader({
       maxFrameBytes: options.maxFrameBytes,
@@ -239,7 +215,7 @@ export class UpstreamConnection {
         reason = `sent an invalid frame: ${error.message}`;
         this.#log.error("Upstream sent an invalid frame", { error: error.message });
       } else if (!this.#closed) {
-        reason = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        reason = `failed: ${errorMessage(error)}`;
       }
     }
     if (this.#closeReason !== undefined) reason = this.#closeReason;
@@ -288,9 +264,9 @@ export class UpstreamConnection {
     const auth = await this.#call(RemoteProc.AUTH_LIST);
     const count = readU32(auth, 28);
     const types = Array.from({ length: count }, (_, i) => readU32(auth, 32 + 4 * i));
-    if (types.length > 0 && !types.includes(0)) {
-      if (types.includes(2)) {
-        await this.#call(AUTH_POLKIT);
+    if (types.length > 0 && !types.includes(AuthType.NONE)) {
+      if (types.includes(AuthType.POLKIT)) {
+        await this.#call(RemoteProc.AUTH_POLKIT);
       } else {
         throw new UpstreamError(
           `Upstream ${this.#options.label} requires SASL authentication, which a shared pool ` +
@@ -301,7 +277,7 @@ export class UpstreamConnection {
     }
     const feature = await this.#call(
       RemoteProc.CONNECT_SUPPORTS_FEATURE,
-      encodeWords(FEATURE_KEEPALIVE),
+      encodeWords(Feature.PROGRAM_KEEPALIVE),
     );
     this.#keepalive = readU32(feature, 28) === 1;
     await this.#call(
@@ -311,7 +287,7 @@ export class UpstreamConnection {
     this.#log.info("Upstream connection open", {
       connection: this.id,
       name: this.#options.openName ?? "(default)",
-      readonly: (this.#options.openFlags & 1) === 1,
+      readonly: isReadOnlyOpen(this.#options.openFlags),
     });
   }
 
@@ -353,5 +329,3 @@ export class UpstreamConnection {
     }
   }
 }
-
-const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));

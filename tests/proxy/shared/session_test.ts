@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
-import { Logger } from "../../src/log/logger.ts";
-import { Pool } from "../../src/proxy/pool.ts";
-import { SharedSession } from "../../src/proxy/shared_session.ts";
+import { Logger } from "../../../src/log/logger.ts";
+import { Pool } from "../../../src/proxy/shared/pool.ts";
+import { SharedSession } from "../../../src/proxy/shared/session.ts";
 import {
   ErrorCode,
   KeepaliveProc,
   MessageStatus,
   MessageType,
   Program,
-} from "../../src/wire/constants.ts";
-import { decodeErrorReply } from "../../src/wire/error_reply.ts";
-import { readHeader, readU32 } from "../../src/wire/header.ts";
-import { FakeDaemon, type FakeDaemonOptions, FakeProc } from "../_helpers/fake_daemon.ts";
-import { concat, frame, FrameSource, words } from "../_helpers/frames.ts";
-import { socketPair } from "../_helpers/socket_pair.ts";
+} from "../../../src/wire/constants.ts";
+import { decodeErrorReply } from "../../../src/wire/error_reply.ts";
+import { readHeader, readU32 } from "../../../src/wire/header.ts";
+import { FakeDaemon, type FakeDaemonOptions, FakeProc } from "../../_helpers/fake_daemon.ts";
+import { concat, frame, FrameSource, words } from "../../_helpers/frames.ts";
+import { socketPair } from "../../_helpers/socket_pair.ts";
 
 const LABEL = '"fake" (test+unix:///default)';
 const OPEN_NAME = "test:///default";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../src/log/logger.ts";
-import { listenUnix, resolveGroup } from "../../src/proxy/unix_listener.ts";
+import { listenUnix, resolveGroup } from "../../src/transport/unix_listener.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "virtmux-listen-" });
@@ -352,7 +352,9 @@ Deno.test("a listener taking over its own path leaves no moment without a socket
 
 /** A child process: listens at `path` under a low open-file limit and reports what it accepted. */
 const FD_STARVED_LISTENER = `
-import { listenUnix } from "${new URL("../../src/proxy/unix_listener.ts", import.meta.url).href}";
+import { listenUnix } from "${
+  new URL("../../src/transport/unix_listener.ts", import.meta.url).href
+}";
 import { Logger } from "${new URL("../../src/log/logger.ts", import.meta.url).href}";
 const logger = new Logger({ sink: (line) => console.error(line) });
 const socket = await listenUnix(Deno.args[0], {
@@ -437,7 +439,9 @@ for (const kind of ["plain", "credentials"]) {
 
 /** A child process: 3 rounds of 2000 clients that connect, send a little and leave. */
 const CHURNED_LISTENER = `
-import { listenUnix } from "${new URL("../../src/proxy/unix_listener.ts", import.meta.url).href}";
+import { listenUnix } from "${
+  new URL("../../src/transport/unix_listener.ts", import.meta.url).href
+}";
 const socket = await listenUnix(Deno.args[0], { mode: 0o600, peerCredentials: true });
 (async () => {
   for await (const client of socket.clients()) {

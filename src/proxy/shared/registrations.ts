@@ -9,11 +9,11 @@
  * @module
  */
 
-import { HEADER_BYTES, Program } from "../wire/constants.ts";
-import { frameProcedure, frameProgram } from "../wire/header.ts";
-import { readFirstInt } from "../wire/message.ts";
-import { deregisterFor, isCallbackDeregister, LegacyEventProc } from "./events.ts";
-import type { PoolClient } from "./pool.ts";
+import { HEADER_BYTES, Program } from "../../wire/constants.ts";
+import { frameProcedure, frameProgram } from "../../wire/header.ts";
+import { readFirstInt } from "../../wire/message.ts";
+import { deregisterFor, isCallbackDeregister, LegacyEventProc } from "../events.ts";
+import type { PoolClient } from "./pool_client.ts";
 import type { UpstreamConnection } from "./upstream_connection.ts";
 
 /** What a CALL does to event registrations, read from its header and first argument. */
@@ -111,11 +111,44 @@ export function deregisterArgument(registration: Registration): number | undefin
     : registration.legacyEventId;
 }
 
-/** The registrations of one pool, indexed the three ways routing needs. */
+/** The registrations of one pool, indexed the ways routing needs. */
 export class Registrations {
   readonly #byKey = new Map<string, Registration>();
   readonly #byCallbackId = new Map<number, Registration>();
   readonly #byLegacyEventId = new Map<number, Registration>();
+  /** Confirmed registrations per connection: a connection holding one stays open. */
+  readonly #confirmedOn = new Map<UpstreamConnection, number>();
+  /** The registrations each client receives events of; made on first use. */
+  readonly #byClient = new Map<PoolClient, Set<Registration>>();
+
+  /** Confirmed registrations living on `connection`. */
+  countOn(connection: UpstreamConnection): number {
+    return this.#confirmedOn.get(connection) ?? 0;
+  }
+
+  /** `client` receives the events of `registration` from now on. */
+  join(registration: Registration, client: PoolClient): void {
+    registration.clients.add(client);
+    let mine = this.#byClient.get(client);
+    if (mine === undefined) this.#byClient.set(client, mine = new Set());
+    mine.add(registration);
+  }
+
+  /** `client` stops receiving the events of `registration`. */
+  part(registration: Registration, client: PoolClient): void {
+    registration.clients.delete(client);
+    const mine = this.#byClient.get(client);
+    mine?.delete(registration);
+    if (mine?.size === 0) this.#byClient.delete(client);
+  }
+
+  /** Takes `client` out of every registration; returns the ones it was in. */
+  partAll(client: PoolClient): Registration[] {
+    const mine = [...this.#byClient.get(client) ?? []];
+    this.#byClient.delete(client);
+    for (const registration of mine) registration.clients.delete(client);
+    return mine;
+  }
 
   /** Registrations known (confirmed or on their way). */
   get size(): number {
@@ -175,7 +208,8 @@ export class Registrations {
   confirm(registration: Registration, callbackId: number): void {
     if (registration.connection === undefined) return;
     registration.confirmed = true;
-    registration.connection.callbacks++;
+    const on = registration.connection;
+    this.#confirmedOn.set(on, (this.#confirmedOn.get(on) ?? 0) + 1);
     if (registration.legacyEventId >= 0) {
       this.#byLegacyEventId.set(registration.legacyEventId, registration);
     } else {
@@ -203,7 +237,10 @@ export class Registrations {
   #unindex(registration: Registration): void {
     if (!registration.confirmed) return;
     registration.confirmed = false;
-    registration.connection!.callbacks--;
+    const on = registration.connection!;
+    const left = (this.#confirmedOn.get(on) ?? 1) - 1;
+    if (left > 0) this.#confirmedOn.set(on, left);
+    else this.#confirmedOn.delete(on);
     if (registration.legacyEventId >= 0) {
       if (this.#byLegacyEventId.get(registration.legacyEventId) === registration) {
         this.#byLegacyEventId.delete(registration.legacyEventId);
@@ -216,5 +253,21 @@ export class Registrations {
   /** Every registration living on `connection`. */
   on(connection: UpstreamConnection): Registration[] {
     return [...this.#byKey.values()].filter((r) => r.connection === connection);
+  }
+
+  /**
+   * `connection` died: forget every registration living there; returns the clients that
+   * received events through one.
+   */
+  connectionLost(connection: UpstreamConnection): Set<PoolClient> {
+    const clients = new Set<PoolClient>();
+    for (const registration of this.on(connection)) {
+      for (const client of [...registration.clients]) {
+        clients.add(client);
+        this.part(registration, client);
+      }
+      this.remove(registration);
+    }
+    return clients;
   }
 }

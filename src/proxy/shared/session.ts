@@ -7,42 +7,50 @@
  * @module
  */
 
-import type { Logger } from "../log/logger.ts";
-import type { Channel } from "../transport/channel.ts";
+import { errorMessage } from "../../log/error_message.ts";
+import type { Channel } from "../../transport/channel.ts";
 import {
   CONNECT_NO_ALIASES,
   CONNECT_RO,
   ErrorCode,
   ErrorDomain,
+  Feature,
+  isReadOnlyOpen,
   KeepaliveProc,
   MessageType,
   Program,
   RemoteProc,
-} from "../wire/constants.ts";
-import { encodeErrorReply } from "../wire/error_reply.ts";
-import { DEFAULT_PROGRAMS, FrameError } from "../wire/frame_check.ts";
-import { FrameReader } from "../wire/frame_reader.ts";
-import { frameProcedure, frameProgram, frameType, readHeader } from "../wire/header.ts";
+} from "../../wire/constants.ts";
+import { encodeErrorReply } from "../../wire/error_reply.ts";
+import { DEFAULT_PROGRAMS, FrameError } from "../../wire/frame_check.ts";
+import { FrameReader } from "../../wire/frame_reader.ts";
+import {
+  frameProcedure,
+  frameProgram,
+  frameType,
+  type Header,
+  readHeader,
+} from "../../wire/header.ts";
 import {
   decodeOpenArgs,
   encodeOkReply,
   encodeWords,
   PONG_FRAME,
   readFirstInt,
-} from "../wire/message.ts";
-import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
-import { FrameWriter } from "./frame_writer.ts";
-import { lingerClose } from "./linger_close.ts";
-import type { Policy } from "./policy.ts";
-import type { Pool, PoolClient } from "./pool.ts";
-import { UpstreamError } from "./upstream_connection.ts";
+} from "../../wire/message.ts";
+import { CallGate } from "../call_gate.ts";
+import { FrameWriter } from "../frame_writer.ts";
+import { closeQuietly } from "../refuse_client.ts";
+import {
+  type ClientSession,
+  rejectInvalidFrame,
+  SessionLifecycle,
+  type SessionOptions,
+} from "../session.ts";
+import { UpstreamError } from "../upstream_error.ts";
+import type { Pool } from "./pool.ts";
+import type { PoolClient } from "./pool_client.ts";
 
-/** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
-const FEATURE_KEEPALIVE = 10;
-/** VIR_DRV_FEATURE_FD_PASSING. */
-const FEATURE_FD_PASSING = 8;
-/** VIR_ERR_INTERNAL_ERROR, what libvirtd answers a second CONNECT_OPEN with. */
-const ERR_INTERNAL_ERROR = 1;
 /**
  * Replies and events that may wait for a client that is slow to read; past this it is closed,
  * so that it never holds up the upstream connection it shares. One larger frame alone is fine.
@@ -50,45 +58,26 @@ const ERR_INTERNAL_ERROR = 1;
 const MAX_QUEUED_BYTES = 8 << 20;
 
 /** Options for {@linkcode SharedSession}. */
-export interface SharedSessionOptions {
+export interface SharedSessionOptions extends SessionOptions {
   /** Id for logs. */
   id: number | string;
-  /** Logger carrying the session's context. */
-  logger: Logger;
-  /** Largest frame accepted from the client. */
-  maxFrameBytes: number;
-  /** Outstanding calls at which the proxy stops reading the client. */
-  maxInflight: number;
-  /** Every open is read-only. */
-  readonly: boolean;
-  /** Programs the client may use. */
-  programs?: ReadonlySet<number>;
-  /** Procedures the client may call. */
-  policy?: Policy;
-  /** Client timeouts, checked by {@linkcode SharedSession.expired}. */
-  timeouts?: ClientTimeouts;
   /** The pool serving an open of `name` with `flags`. */
   poolFor: (name: string | null, flags: number) => Pool;
 }
 
 /** Serves one client over a shared pool. {@linkcode run} never rejects. */
-export class SharedSession implements PoolClient {
+export class SharedSession implements ClientSession, PoolClient {
   /** Id for logs. */
   readonly id: number | string;
   readonly #client: Channel;
   readonly #writer: FrameWriter;
   readonly #options: SharedSessionOptions;
-  readonly #log: Logger;
+  readonly #log;
+  readonly #life: SessionLifecycle;
+  readonly #calls: CallGate;
   #pool: Pool | undefined;
-  readonly #clock = new ClientClock();
-  #inflight = 0;
-  #wake: (() => void) | undefined;
   #allAnswered: (() => void) | undefined;
-  #closed = false;
   #draining = false;
-  #closeReason = "";
-  #done: () => void = () => {};
-  readonly #finished: Promise<void>;
 
   /** Makes a session for `client`. */
   constructor(client: Channel, options: SharedSessionOptions) {
@@ -96,32 +85,32 @@ export class SharedSession implements PoolClient {
     this.#client = client;
     this.#writer = new FrameWriter(client, {
       maxQueuedBytes: MAX_QUEUED_BYTES,
-      onError: (error) => this.close(`client failed: ${String(error)}`),
+      onError: (error) => this.close(`client failed: ${errorMessage(error)}`),
     });
     this.#options = options;
     this.#log = options.logger;
-    this.#finished = new Promise((resolve) => this.#done = resolve);
+    this.#life = new SessionLifecycle(options.timeouts);
+    this.#calls = new CallGate(options.maxInflight);
   }
 
   /** Calls forwarded and not yet answered. */
   get inflight(): number {
-    return this.#inflight;
+    return this.#calls.count;
   }
 
   /** Why the session closed. */
   get closeReason(): string {
-    return this.#closeReason;
+    return this.#life.closeReason;
   }
 
   /** Resolves when the session has closed. */
   finished(): Promise<void> {
-    return this.#finished;
+    return this.#life.finished();
   }
 
   /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
   expired(now: number): string | undefined {
-    const timeouts = this.#options.timeouts;
-    return timeouts === undefined ? undefined : this.#clock.expired(now, timeouts, this.#inflight);
+    return this.#life.expired(now, this.#calls.count);
   }
 
   /**
@@ -129,7 +118,7 @@ export class SharedSession implements PoolClient {
    * connection moves on at once), stream data is written in place and waited for.
    */
   deliver(frame: Uint8Array): Promise<void> | undefined {
-    if (this.#closed) return undefined;
+    if (this.#life.closed) return undefined;
     const type = frameType(frame);
     if (type === MessageType.REPLY) this.#replied();
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
@@ -150,40 +139,28 @@ export class SharedSession implements PoolClient {
     this.#closeWhenFlushed(reason);
   }
 
-  /** Closes once everything queued for the client has been written. */
-  #closeWhenFlushed(reason: string): void {
-    void this.#writer.flushed().then(() => this.close(reason));
-  }
-
   /** Refuses new calls and closes once outstanding ones are answered. */
   drain(): void {
     this.#draining = true;
-    if (this.#inflight === 0) this.#closeWhenFlushed("shutting down");
+    if (this.#calls.count === 0) this.#closeWhenFlushed("shutting down");
   }
 
   /** Answers every outstanding call with an error saying `message`, then closes. */
   async expire(message: string): Promise<void> {
-    if (this.#closed) return;
-    const pending = this.#pool?.detach(this) ?? [];
-    this.#pool = undefined;
-    for (const header of pending) this.#error(header, message, ErrorCode.RPC);
+    if (this.#life.closed) return;
+    for (const header of this.#leavePool()) this.#error(header, message, ErrorCode.RPC);
     await this.#writer.flushed();
     this.close(message);
   }
 
   /** Closes the client and detaches it from its pool. */
   close(reason: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeReason = reason;
-    this.#pool?.detach(this);
-    this.#wake?.();
+    if (!this.#life.end(reason)) return;
+    this.#leavePool();
+    this.#calls.wake();
     this.#allAnswered?.();
-    try {
-      this.#client.close();
-    } catch { /* closed */ }
+    closeQuietly(this.#client);
     this.#log.debug("Session closed", { reason });
-    this.#done();
   }
 
   /** Reads and handles the client's frames until it leaves. */
@@ -193,11 +170,12 @@ export class SharedSession implements PoolClient {
       programs: this.#options.programs ?? DEFAULT_PROGRAMS,
       direction: "fromClient",
     });
+    const clock = this.#life.clock;
     try {
-      while (!this.#closed) {
-        if (this.#inflight >= this.#options.maxInflight) {
-          await new Promise<void>((resolve) => this.#wake = resolve);
-          this.#wake = undefined;
+      while (!this.#life.closed) {
+        const paused = this.#calls.belowLimit();
+        if (paused !== undefined) {
+          await paused;
           continue;
         }
         const n = await this.#client.read(reader.space());
@@ -211,7 +189,7 @@ export class SharedSession implements PoolClient {
           break;
         }
         reader.commit(n);
-        this.#clock.read();
+        clock.read();
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
@@ -220,32 +198,26 @@ export class SharedSession implements PoolClient {
           }
         } catch (error) {
           if (!(error instanceof FrameError)) throw error;
-          this.#log.warning("Closing client after an invalid frame", {
-            error: error.message,
-            length: error.length,
-            limit: this.#options.maxFrameBytes,
+          const reason = await rejectInvalidFrame(error, {
+            logger: this.#log,
+            maxFrameBytes: this.#options.maxFrameBytes,
+            client: this.#client,
+            writer: this.#writer,
+            release: () => this.#leavePool(),
           });
-          if (error.header !== undefined) {
-            this.#error(error.header, `virtmux refused a frame: ${error.message}`, error.code);
-            await this.#writer.flushed();
-            // Let the client finish writing the rest of its frame, or it never reads the answer.
-            this.#pool?.detach(this);
-            this.#pool = undefined;
-            await lingerClose(this.#client);
-          }
-          this.close(`invalid frame: ${error.message}`);
+          this.close(reason);
         }
-        this.#clock.partial = reader.buffered > 0;
-        if (this.#draining && this.#inflight === 0) this.#closeWhenFlushed("shutting down");
+        clock.partial = reader.buffered > 0;
+        if (this.#draining && this.#calls.count === 0) this.#closeWhenFlushed("shutting down");
       }
     } catch (error) {
-      if (!this.#closed) {
-        const message = error instanceof Error ? error.message : String(error);
+      if (!this.#life.closed) {
+        const message = errorMessage(error);
         this.#log.info("Client connection failed", { error: message });
         this.close(`client failed: ${message}`);
       }
     }
-    await this.#finished;
+    await this.#life.finished();
   }
 
   /** Handles one client frame; a returned promise must settle before the buffer is reused. */
@@ -275,36 +247,8 @@ export class SharedSession implements PoolClient {
       return this.#error(readHeader(frame), denied, ErrorCode.OPERATION_DENIED);
     }
     if (program === Program.REMOTE) {
-      switch (frameProcedure(frame)) {
-        case RemoteProc.AUTH_LIST:
-          // The proxy authenticated upstream itself: this hop needs none.
-          return this.#send(encodeOkReply(frame, encodeWords(1, 0)));
-        case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
-          const feature = readFirstInt(frame);
-          if (feature === FEATURE_KEEPALIVE) {
-            return this.#send(encodeOkReply(frame, encodeWords(1)));
-          }
-          if (feature === FEATURE_FD_PASSING || this.#pool === undefined) {
-            return this.#send(encodeOkReply(frame, encodeWords(0)));
-          }
-          break;
-        }
-        case RemoteProc.CONNECT_OPEN:
-          this.#clock.opened = true;
-          return this.#open(frame);
-        case RemoteProc.CONNECT_CLOSE:
-          return this.#connectClose(frame);
-        case RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK:
-        case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
-          // Answered here: a lost upstream closes this client's socket, which fires it.
-          return this.#send(encodeOkReply(frame));
-        case RemoteProc.CONNECT_SET_IDENTITY:
-          return this.#error(
-            readHeader(frame),
-            "Setting the identity of a shared upstream connection is not allowed",
-            ErrorCode.OPERATION_DENIED,
-          );
-      }
+      const local = this.#answerLocally(frame);
+      if (local !== NOT_LOCAL) return local;
     }
     const pool = this.#pool;
     if (pool === undefined) {
@@ -314,22 +258,57 @@ export class SharedSession implements PoolClient {
         ErrorCode.RPC,
       );
     }
-    this.#inflight++;
-    return pool.submit(this, frame).catch((error) => {
-      this.#replied();
-      const upstream = error instanceof UpstreamError ? error : undefined;
-      return this.#error(
-        readHeader(frame),
-        error instanceof Error ? error.message : String(error),
-        upstream?.code ?? ErrorCode.RPC,
-        upstream?.domain,
-      );
-    });
+    this.#calls.add();
+    let submitted: Promise<void> | undefined;
+    try {
+      submitted = pool.submit(this, frame);
+    } catch (error) {
+      return this.#callFailed(frame, error);
+    }
+    return submitted?.catch((error) => this.#callFailed(frame, error));
+  }
+
+  /**
+   * The connection-level calls the proxy answers itself (DESIGN.md §4); {@linkcode NOT_LOCAL}
+   * for every other call, which goes to the pool.
+   */
+  #answerLocally(frame: Uint8Array): Promise<void> | undefined | typeof NOT_LOCAL {
+    switch (frameProcedure(frame)) {
+      case RemoteProc.AUTH_LIST:
+        // The proxy authenticated upstream itself: this hop needs none.
+        return this.#send(encodeOkReply(frame, encodeWords(1, 0)));
+      case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
+        const feature = readFirstInt(frame);
+        if (feature === Feature.PROGRAM_KEEPALIVE) {
+          return this.#send(encodeOkReply(frame, encodeWords(1)));
+        }
+        if (feature === Feature.FD_PASSING || this.#pool === undefined) {
+          return this.#send(encodeOkReply(frame, encodeWords(0)));
+        }
+        return NOT_LOCAL; // the daemon knows what it supports
+      }
+      case RemoteProc.CONNECT_OPEN:
+        this.#life.clock.opened = true;
+        return this.#open(frame);
+      case RemoteProc.CONNECT_CLOSE:
+        return this.#connectClose(frame);
+      case RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK:
+      case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
+        // Answered here: a lost upstream closes this client's socket, which fires it.
+        return this.#send(encodeOkReply(frame));
+      case RemoteProc.CONNECT_SET_IDENTITY:
+        return this.#error(
+          readHeader(frame),
+          "Setting the identity of a shared upstream connection is not allowed",
+          ErrorCode.OPERATION_DENIED,
+        );
+    }
+    return NOT_LOCAL;
   }
 
   async #open(frame: Uint8Array): Promise<void> {
     if (this.#pool !== undefined) {
-      return this.#error(readHeader(frame), "connection already open", ERR_INTERNAL_ERROR);
+      return this.#error(readHeader(frame), "connection already open", ErrorCode.INTERNAL_ERROR);
     }
     let name: string | null;
     let flags: number;
@@ -348,28 +327,38 @@ export class SharedSession implements PoolClient {
       await pool.ready();
     } catch (error) {
       pool?.unreserve();
-      const upstream = error instanceof UpstreamError ? error : undefined;
-      return this.#error(
-        readHeader(frame),
-        error instanceof Error ? error.message : String(error),
-        upstream?.code ?? ErrorCode.RPC,
-        upstream?.domain,
-      );
+      return this.#callError(readHeader(frame), error);
     }
     pool.unreserve();
-    if (this.#closed) return;
+    if (this.#life.closed) return;
     pool.attach(this);
     this.#pool = pool;
-    this.#log.debug("Client opened", { name: name ?? "(default)", readonly: (flags & 1) === 1 });
+    this.#log.debug("Client opened", {
+      name: name ?? "(default)",
+      readonly: isReadOnlyOpen(flags),
+    });
     this.#send(encodeOkReply(frame));
   }
 
   /** Answers CONNECT_CLOSE once every call before it is answered, then leaves the pool. */
   async #connectClose(frame: Uint8Array): Promise<void> {
-    if (this.#inflight > 0) await new Promise<void>((resolve) => this.#allAnswered = resolve);
-    this.#pool?.detach(this);
-    this.#pool = undefined;
+    if (this.#calls.count > 0) {
+      await new Promise<void>((resolve) => this.#allAnswered = resolve);
+    }
+    this.#leavePool();
     this.#send(encodeOkReply(frame));
+  }
+
+  /** Leaves the pool; returns the headers of the calls still outstanding there. */
+  #leavePool(): Header[] {
+    const pending = this.#pool?.detach(this) ?? [];
+    this.#pool = undefined;
+    return pending;
+  }
+
+  /** Closes once everything queued for the client has been written. */
+  #closeWhenFlushed(reason: string): void {
+    void this.#writer.flushed().then(() => this.close(reason));
   }
 
   /** Queues a reply the proxy made itself. */
@@ -381,18 +370,29 @@ export class SharedSession implements PoolClient {
   }
 
   #replied(): void {
-    this.#inflight--;
-    if (this.#inflight === 0 && this.#allAnswered !== undefined) {
+    this.#calls.done();
+    if (this.#calls.count === 0 && this.#allAnswered !== undefined) {
       const resolve = this.#allAnswered;
       this.#allAnswered = undefined;
       resolve();
     }
-    if (this.#wake !== undefined && this.#inflight < this.#options.maxInflight) this.#wake();
-    if (this.#draining && this.#inflight === 0) this.#closeWhenFlushed("shutting down");
+    if (this.#draining && this.#calls.count === 0) this.#closeWhenFlushed("shutting down");
+  }
+
+  /** A forwarded call could not be sent: it counts as answered, with the error. */
+  #callFailed(frame: Uint8Array, error: unknown): undefined {
+    this.#replied();
+    return this.#callError(readHeader(frame), error);
+  }
+
+  /** Answers the call `header` with `error`, keeping a daemon's own code and domain. */
+  #callError(header: Header, error: unknown): undefined {
+    const failure = UpstreamError.from(error);
+    return this.#error(header, failure.message, failure.code, failure.domain);
   }
 
   #error(
-    header: ReturnType<typeof readHeader>,
+    header: Header,
     message: string,
     code: number,
     domain: number = ErrorDomain.RPC,
@@ -400,3 +400,6 @@ export class SharedSession implements PoolClient {
     return this.#send(encodeErrorReply(header, message, { code, domain }));
   }
 }
+
+/** Marks a call the proxy does not answer itself. */
+const NOT_LOCAL: unique symbol = Symbol("not local");

@@ -7,8 +7,8 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import { accountId } from "../transport/accounts.ts";
-import { type AcceptedClient, listenWithCredentials } from "../transport/credential_listener.ts";
+import { accountId } from "./accounts.ts";
+import { type AcceptedClient, listenWithCredentials } from "./credential_listener.ts";
 
 export type { AcceptedClient };
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { DedicatedSession } from "../../src/proxy/dedicated_session.ts";
-import { Logger } from "../../src/log/logger.ts";
-import { DialError, writeAll } from "../../src/transport/channel.ts";
-import { ErrorCode, MessageStatus, MessageType, Program } from "../../src/wire/constants.ts";
-import { decodeErrorReply } from "../../src/wire/error_reply.ts";
-import { readHeader } from "../../src/wire/header.ts";
-import { concat, frame, FrameSource, words } from "../_helpers/frames.ts";
-import { socketPair } from "../_helpers/socket_pair.ts";
+import { DedicatedSession } from "../../../src/proxy/dedicated/session.ts";
+import { Logger } from "../../../src/log/logger.ts";
+import { DialError, writeAll } from "../../../src/transport/channel.ts";
+import { ErrorCode, MessageStatus, MessageType, Program } from "../../../src/wire/constants.ts";
+import { decodeErrorReply } from "../../../src/wire/error_reply.ts";
+import { readHeader } from "../../../src/wire/header.ts";
+import { concat, frame, FrameSource, words } from "../../_helpers/frames.ts";
+import { socketPair } from "../../_helpers/socket_pair.ts";
 
 const OPEN_ARGS = concat(words(1, 15), new TextEncoder().encode("test:///default\0"), words(0));
 

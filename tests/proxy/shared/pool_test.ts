@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import { Logger } from "../../src/log/logger.ts";
-import { Pool, type PoolClient, type PoolOptions } from "../../src/proxy/pool.ts";
-import { UpstreamError } from "../../src/proxy/upstream_connection.ts";
-import { DialError } from "../../src/transport/channel.ts";
-import { ErrorCode, MessageStatus, MessageType, Program } from "../../src/wire/constants.ts";
-import { decodeErrorReply } from "../../src/wire/error_reply.ts";
-import { readHeader, readU32 } from "../../src/wire/header.ts";
+import { Logger } from "../../../src/log/logger.ts";
+import { Pool, type PoolClient, type PoolOptions } from "../../../src/proxy/shared/pool.ts";
+import { UpstreamError } from "../../../src/proxy/upstream_error.ts";
+import { DialError } from "../../../src/transport/channel.ts";
+import { ErrorCode, MessageStatus, MessageType, Program } from "../../../src/wire/constants.ts";
+import { decodeErrorReply } from "../../../src/wire/error_reply.ts";
+import { readHeader, readU32 } from "../../../src/wire/header.ts";
 import {
   FakeDaemon,
   type FakeDaemonOptions,
   FakeProc,
   mulberry32,
-} from "../_helpers/fake_daemon.ts";
-import { concat, frame, words } from "../_helpers/frames.ts";
+} from "../../_helpers/fake_daemon.ts";
+import { concat, frame, words } from "../../_helpers/frames.ts";
 
 const LABEL = '"fake" (test+unix:///default)';
 /** CONNECT_GET_LIB_VERSION: a call the pool forwards without looking at it. */
@@ -168,7 +168,9 @@ Deno.test("ready() fails with the daemon's own error when CONNECT_OPEN is refuse
   // A call during the backoff gets the same error, without another dial.
   const client = new TestClient("a");
   t.pool.attach(client);
-  await assert.rejects(t.pool.submit(client, call(3, [1])), { message: refusal.message });
+  await assert.rejects(async () => await t.pool.submit(client, call(3, [1])), {
+    message: refusal.message,
+  });
   assert.equal(t.daemon.connections.length, 1);
   await t.finish();
 });
