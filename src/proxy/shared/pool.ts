@@ -18,7 +18,7 @@
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Channel } from "../../transport/channel.ts";
-import { MessageStatus, MessageType, PROGRAM_VERSION } from "../../wire/constants.ts";
+import { MessageStatus, MessageType } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
 import {
   frameProcedure,
@@ -34,9 +34,10 @@ import { isStreamProcedure } from "../../wire/procedure_names.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
+import { type PendingCall, PendingCalls, pendingHeader } from "./pending_calls.ts";
 import { classifyRegistrationCall, type Registration } from "./registrations.ts";
 import { ConnectionScheduler } from "./scheduler.ts";
-import { type StreamRoute, StreamRoutes } from "./stream_routes.ts";
+import { StreamRoutes } from "./stream_routes.ts";
 import { UpstreamConnection, type UpstreamHandler } from "./upstream_connection.ts";
 
 export type { PoolClient } from "./pool_client.ts";
@@ -69,29 +70,13 @@ export interface PoolOptions {
   logger: Logger;
 }
 
-/** A call forwarded upstream and not yet answered. */
-interface PendingCall {
-  /** Who gets the reply; undefined for the proxy's own calls and for clients that left. */
-  client: PoolClient | undefined;
-  clientSerial: number;
-  program: number;
-  procedure: number;
-  /** The stream this call opens, routed from the moment it is sent. */
-  stream: StreamRoute | undefined;
-  /** The event registration this call makes. */
-  registration: Registration | undefined;
-  /** The event registration this call undoes. */
-  leaving: Registration | undefined;
-}
-
 /** A pool of connections to one daemon for one (upstream, open name, flags) key. */
 export class Pool implements UpstreamHandler {
   readonly #options: PoolOptions;
   readonly #log: Logger;
   readonly #clients = new Set<PoolClient>();
-  /** Pending calls by upstream serial, per open connection (present until it is lost). */
-  readonly #pending = new Map<UpstreamConnection, Map<number, PendingCall>>();
   readonly #streams = new StreamRoutes();
+  readonly #pending = new PendingCalls(this.#streams);
   readonly #events: EventFanout;
   readonly #scheduler: ConnectionScheduler;
   readonly #attached = (client: PoolClient) => this.#clients.has(client);
@@ -116,7 +101,7 @@ export class Pool implements UpstreamHandler {
       idleMs: options.idleMs,
       open: () => this.#dialAndOpen(),
       onOpen: (connection) => {
-        this.#pending.set(connection, new Map());
+        this.#pending.opened(connection);
         void connection.run(this);
       },
       streamsOn: (connection) => this.#streams.countOn(connection),
@@ -191,23 +176,7 @@ export class Pool implements UpstreamHandler {
     if (!this.#clients.delete(client)) return [];
     this.#events.leave(client);
     this.#streams.abandon(client);
-    const unanswered: Header[] = [];
-    for (const pending of this.#pending.values()) {
-      for (const call of pending.values()) {
-        if (call.client === client) {
-          call.client = undefined;
-          unanswered.push(pendingHeader(call, call.clientSerial));
-        }
-        const registration = call.registration;
-        if (registration?.waiting.some((w) => w.client === client)) {
-          for (const waiter of registration.waiting) {
-            if (waiter.client === client) unanswered.push(pendingHeader(call, waiter.serial));
-          }
-          registration.waiting = registration.waiting.filter((w) => w.client !== client);
-        }
-      }
-    }
-    return unanswered;
+    return this.#pending.forget(client);
   }
 
   /**
@@ -235,11 +204,10 @@ export class Pool implements UpstreamHandler {
   /** Routes a frame from a connection to the client it belongs to. */
   onFrame(connection: UpstreamConnection, frame: Uint8Array): Promise<void> | undefined {
     const type = frameType(frame);
-    const pending = this.#pending.get(connection);
-    if (pending === undefined) return undefined;
     if (type === MessageType.REPLY || type === MessageType.REPLY_WITH_FDS) {
-      return this.#onReply(connection, pending, frame);
+      return this.#onReply(connection, frame);
     }
+    if (!this.#pending.tracks(connection)) return undefined;
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
       return this.#streams.fromServer(connection, frame, this.#attached);
     }
@@ -250,8 +218,7 @@ export class Pool implements UpstreamHandler {
   /** A connection ended: answer its calls, close the clients that depended on it. */
   onClosed(connection: UpstreamConnection, reason: string): void {
     this.#scheduler.lost(connection);
-    const pending = this.#pending.get(connection);
-    this.#pending.delete(connection);
+    const pending = this.#pending.lost(connection);
     if (pending === undefined) return;
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
@@ -348,11 +315,11 @@ export class Pool implements UpstreamHandler {
     try {
       if (waiting !== undefined) {
         const acquired = await waiting;
-        if (this.#pending.has(acquired)) connection = acquired;
+        if (this.#pending.tracks(acquired)) connection = acquired;
       } else if (pinnedTo !== undefined && !pinnedTo.closed) {
         const slot = this.#scheduler.acquireOn(pinnedTo);
         if (slot !== undefined) await slot;
-        if (this.#pending.has(pinnedTo)) connection = pinnedTo;
+        if (this.#pending.tracks(pinnedTo)) connection = pinnedTo;
       }
       // A connection can die while a call waits for it: take another (a few times at most).
       for (let tries = 0; connection === undefined; tries++) {
@@ -360,7 +327,7 @@ export class Pool implements UpstreamHandler {
           throw new UpstreamError(`Upstream ${this.#options.label} keeps closing the connection`);
         }
         const acquired = await this.#scheduler.acquire(forStream);
-        if (this.#pending.has(acquired)) connection = acquired;
+        if (this.#pending.tracks(acquired)) connection = acquired;
       }
     } catch (error) {
       if (registration !== undefined) this.#events.abandon(registration, error);
@@ -379,9 +346,8 @@ export class Pool implements UpstreamHandler {
     leaving: Registration | undefined,
     forStream: boolean,
   ): Promise<void> | undefined {
-    const pending = this.#pending.get(connection)!;
     if (registration !== undefined) registration.connection = connection;
-    const serial = this.#allocateSerial(connection, pending);
+    const serial = this.#pending.allocate(connection);
     const call: PendingCall = {
       client,
       clientSerial: frameSerial(frame),
@@ -392,7 +358,7 @@ export class Pool implements UpstreamHandler {
       leaving,
     };
     if (forStream) call.stream = this.#streams.open(client, call, connection, serial);
-    pending.set(serial, call);
+    this.#pending.add(connection, serial, call);
     patchSerial(frame, serial);
     // In place when the connection is idle, else coalesced with other clients' calls.
     const sent = connection.send(frame);
@@ -401,21 +367,10 @@ export class Pool implements UpstreamHandler {
     return sent.catch((error) => connection.close(`failed: ${errorMessage(error)}`));
   }
 
-  #allocateSerial(connection: UpstreamConnection, pending: Map<number, PendingCall>): number {
-    return connection.allocateSerial((s) =>
-      pending.has(s) || this.#streams.usesSerial(connection, s)
-    );
-  }
-
-  #onReply(
-    connection: UpstreamConnection,
-    pending: Map<number, PendingCall>,
-    frame: Uint8Array,
-  ): Promise<void> | undefined {
-    const serial = frameSerial(frame);
-    const call = pending.get(serial);
+  /** A REPLY: route it to its caller, and to the waiters of a registration it confirms. */
+  #onReply(connection: UpstreamConnection, frame: Uint8Array): Promise<void> | undefined {
+    const call = this.#pending.take(connection, frameSerial(frame));
     if (call === undefined) return undefined;
-    pending.delete(serial);
     this.#scheduler.release(connection);
     const ok = frameStatus(frame) === MessageStatus.OK;
     const client = call.client !== undefined && this.#clients.has(call.client)
@@ -449,10 +404,9 @@ export class Pool implements UpstreamHandler {
   ): Promise<void> {
     const slot = this.#scheduler.acquireOn(connection);
     if (slot !== undefined) await slot;
-    const pending = this.#pending.get(connection);
-    if (pending === undefined) return; // died meanwhile: nothing to undo there any more
-    const serial = this.#allocateSerial(connection, pending);
-    pending.set(serial, {
+    if (!this.#pending.tracks(connection)) return; // died meanwhile: nothing to undo there
+    const serial = this.#pending.allocate(connection);
+    this.#pending.add(connection, serial, {
       client: undefined,
       clientSerial: 0,
       program,
@@ -467,17 +421,4 @@ export class Pool implements UpstreamHandler {
     );
     await connection.write(frame).catch(() => {});
   }
-}
-
-/** The header of a pending call, for an error reply to the client serial `serial`. */
-function pendingHeader(call: PendingCall, serial: number): Header {
-  return {
-    length: 0,
-    program: call.program,
-    version: PROGRAM_VERSION,
-    procedure: call.procedure,
-    type: MessageType.CALL,
-    serial,
-    status: 0,
-  };
 }
