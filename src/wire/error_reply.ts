@@ -45,13 +45,15 @@ const encoder = new TextEncoder();
  *
  * @example Denying a call
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeErrorReply } from "./error_reply.ts";
+ *
  * const frame = encodeErrorReply(
  *   { length: 28, program: 0x20008086, version: 1, procedure: 12, type: 0, serial: 7, status: 0 },
  *   "Denied",
  *   { code: 29 },
  * );
- * if (frame.length !== 28 + 4 + 4 + 12 + 4 + 4 * 4 + 4 + 4 + 4) throw new Error();
+ * assert.equal(frame.length, 28 + 4 + 4 + (4 + 4 + 8) + 4 + 4 * 4 + 4 + 4 + 4);
  * ```
  */
 export function encodeErrorReply(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ErrorCode, HEADER_BYTES, LENGTH_BYTES, Program } from "./constants.ts";
+import { ALL_PROGRAMS, ErrorCode, HEADER_BYTES, LENGTH_BYTES, OFFSET } from "./constants.ts";
 import { readU32 } from "./header.ts";
 import {
   answerableHeader,
@@ -16,8 +16,6 @@ import {
   type FrameLimits,
   resolveLimits,
 } from "./frame_check.ts";
-
-const KNOWN_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
 
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions extends FrameLimits {
@@ -201,12 +199,12 @@ export class FrameReader {
         this.#limits.direction,
       );
       if (headerProblem !== undefined) {
-        const program = readU32(this.#buf, this.#start + 4);
+        const program = readU32(this.#buf, this.#start + OFFSET.program);
         throw new FrameError(
           headerProblem,
           length,
           answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
-          KNOWN_PROGRAMS.has(program) && !this.#limits.programs.has(program)
+          ALL_PROGRAMS.has(program) && !this.#limits.programs.has(program)
             ? ErrorCode.OPERATION_DENIED
             : ErrorCode.RPC,
         );
