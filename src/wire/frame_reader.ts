@@ -44,19 +44,23 @@ export interface FrameReaderOptions extends FrameLimits {
  *
  * @example Reading two frames from one chunk
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { MessageType, Program } from "./constants.ts";
  * import { FrameReader } from "./frame_reader.ts";
+ * import { encodeMessage } from "./message.ts";
+ *
+ * const call = encodeMessage({
+ *   program: Program.REMOTE,
+ *   procedure: 1,
+ *   type: MessageType.CALL,
+ *   serial: 0,
+ * });
  * const reader = new FrameReader();
- * const chunk = new Uint8Array(56);
- * for (const at of [0, 28]) {
- *   new DataView(chunk.buffer).setUint32(at, 28);
- *   new DataView(chunk.buffer).setUint32(at + 4, 0x20008086);
- *   new DataView(chunk.buffer).setUint32(at + 8, 1);
- * }
- * const space = reader.space();
- * space.set(chunk);
- * reader.commit(chunk.length);
- * const frames = [reader.next(), reader.next(), reader.next()];
- * if (frames[0]?.length !== 28 || frames[1]?.length !== 28 || frames[2] !== null) throw new Error();
+ * reader.space().set([...call, ...call]);
+ * reader.commit(call.length * 2);
+ * assert.equal(reader.next()?.length, 28);
+ * assert.equal(reader.next()?.length, 28);
+ * assert.equal(reader.next(), null);
  * ```
  */
 export class FrameReader {
