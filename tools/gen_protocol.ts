@@ -10,14 +10,11 @@
  *   [--libvirt-version X.Y.Z]
  * ```
  *
- * `<libvirt source dir>` is the top of an unpacked libvirt release (the folder holding `src/`).
- * The version written into the header comes from `--libvirt-version`, else from the folder name
- * (`libvirt-9.0.0`), else from its meson.build. `--out` defaults to src/wire/procedures.ts and
- * `--events-out` to src/wire/event_procedures.ts of this repository. DESIGN.md §5 shows how to
- * fetch libvirt's source package; extract with
- * `tar -xJf libvirt_9.0.0.orig.tar.xz --wildcards '*.x' '*.syms'`. When the tree also holds
- * src/remote/remote_driver.c and include/libvirt/libvirt-domain.h, the hand-written parts of the
- * tables are checked against them.
+ * `<libvirt source dir>` is the top of an unpacked libvirt release (the folder holding `src/`);
+ * the header's version comes from `--libvirt-version`, the folder name or its meson.build. Both
+ * outputs default to src/wire/ of this repository. README.md "Protocol tables" shows how to fetch
+ * and unpack libvirt's source package; when remote_driver.c and libvirt-domain.h are unpacked
+ * too, the hand-written parts of the tables are checked against them.
  *
  * For each program the generator reads `enum <prog>_procedure` and the block comment before each
  * member, taking `@readstream: N`, `@writestream: N` and `@priority: high` from it. A procedure's
