@@ -25,6 +25,8 @@ export const NET_MESSAGE_MAX = 33554432;
 export const MAX_FRAME_BYTES = NET_MESSAGE_MAX + LENGTH_BYTES;
 /** libvirt's VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the stream chunk size. */
 export const LEGACY_PAYLOAD_MAX = 262120;
+/** REMOTE_STRING_MAX (remote_protocol.x): the longest string libvirt's XDR decoder accepts. */
+export const STRING_MAX = 4194304;
 
 /** RPC program numbers. */
 export const Program = {
