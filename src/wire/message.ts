@@ -1,13 +1,12 @@
 /**
  * Encoding the few whole messages the proxy makes itself (local replies, keepalive, its own calls
  * upstream) and reading the int that starts a body. CONNECT_OPEN's arguments live in
- * ./open_args.ts and are re-exported here.
+ * ./open_args.ts.
  *
  * @module
  */
 
 import {
-  CONNECT_RO,
   HEADER_BYTES,
   KeepaliveProc,
   MessageStatus,
@@ -23,14 +22,6 @@ import {
   writeHeader,
   writeU32,
 } from "./header.ts";
-
-export {
-  decodeOpenArgs,
-  encodeOpenArgs,
-  encodeOptionalString,
-  type OpenArgs,
-  patchOpenReadOnly,
-} from "./open_args.ts";
 
 /** Header fields of a message to encode; the length is computed. */
 export interface MessageFields {
@@ -104,15 +95,4 @@ export const PONG_FRAME: Uint8Array = encodeMessage({
 export function readFirstInt(frame: Uint8Array): number | undefined {
   if (frame.length < HEADER_BYTES + 4) return undefined;
   return readU32(frame, HEADER_BYTES) | 0;
-}
-
-/**
- * Sets VIR_CONNECT_RO in a CONNECT_OPEN call in place: `remote_connect_open_args` ends with
- * `unsigned int flags`, so the flag word is the frame's last four bytes. A frame too short to
- * carry arguments is left alone (the daemon rejects it).
- */
-export function patchOpenReadOnly(frame: Uint8Array): void {
-  if (frame.length < HEADER_BYTES + 4) return;
-  const at = frame.length - 4;
-  writeU32(frame, at, readU32(frame, at) | CONNECT_RO);
 }

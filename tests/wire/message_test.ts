@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { MessageStatus, MessageType, Program } from "../../src/wire/constants.ts";
 import {
-  decodeOpenArgs,
   encodeMessage,
   encodeOkReply,
-  encodeOpenArgs,
   encodeWords,
-  patchOpenReadOnly,
   PING_FRAME,
   PONG_FRAME,
   readFirstInt,
 } from "../../src/wire/message.ts";
-import * as openArgs from "../../src/wire/open_args.ts";
 import { frame, words } from "../_helpers/frames.ts";
 
 /** A QEMU CONNECT_DOMAIN_MONITOR_EVENT_REGISTER (4) call, serial 7, with a 3-word body. */
@@ -96,10 +92,4 @@ Deno.test("readFirstInt reads the first body word as a signed int", () => {
     ["2^31 reads as -2^31", frame({ body: words(0x80000000) }), -0x80000000],
   ];
   for (const [why, bytes, expected] of rows) assert.equal(readFirstInt(bytes), expected, why);
-});
-
-Deno.test("message.ts re-exports the CONNECT_OPEN arguments of open_args.ts", () => {
-  assert.equal(decodeOpenArgs, openArgs.decodeOpenArgs);
-  assert.equal(encodeOpenArgs, openArgs.encodeOpenArgs);
-  assert.equal(patchOpenReadOnly, openArgs.patchOpenReadOnly);
 });

@@ -9,7 +9,8 @@
 
 import { ErrorCode, MessageType, Program, RemoteProc } from "../../wire/constants.ts";
 import { frameProcedure, frameProgram, frameSerial, frameType } from "../../wire/header.ts";
-import { patchOpenReadOnly } from "../../wire/message.ts";
+import { patchOpenReadOnly } from "../../wire/open_args.ts";
+import { errorMessage } from "../../log/error_message.ts";
 import type { ClientClock } from "../client_clock.ts";
 import type { InflightCalls } from "../inflight.ts";
 import type { Policy } from "../policy.ts";
@@ -73,7 +74,13 @@ export class CallInspector {
       if (procedure === RemoteProc.CONNECT_OPEN) this.#options.clock.opened = true;
       if (program === Program.REMOTE) {
         if (procedure === RemoteProc.CONNECT_OPEN && this.#options.readonly) {
-          patchOpenReadOnly(frame);
+          // The flags word is found by decoding, not taken as the last word: libvirt ignores
+          // bytes after the arguments, so a padded open would otherwise dodge the flag.
+          try {
+            patchOpenReadOnly(frame);
+          } catch (error) {
+            return { message: errorMessage(error), code: ErrorCode.RPC };
+          }
         } else if (procedure === RemoteProc.CONNECT_CLOSE) {
           this.clientClosing = true;
         }

@@ -21,7 +21,7 @@ import {
   readHeader,
 } from "../../wire/header.ts";
 import { encodeOkReply, encodeWords, readFirstInt } from "../../wire/message.ts";
-import { legacyEventId, LegacyEventProc } from "../events.ts";
+import { isCallbackEvent, legacyEventId, LegacyEventProc } from "../../wire/events.ts";
 import type { PoolClient } from "./pool_client.ts";
 import {
   deregisterArgument,
@@ -145,8 +145,14 @@ export class EventFanout {
 
   /** Routes an event MESSAGE to the clients registered for it. */
   deliver(frame: Uint8Array): Promise<void> | undefined {
-    const eventId = legacyEventId(frameProgram(frame), frameProcedure(frame));
-    const callbackId = eventId >= 0 ? undefined : readFirstInt(frame);
+    const program = frameProgram(frame);
+    const procedure = frameProcedure(frame);
+    const eventId = legacyEventId(program, procedure);
+    // Only callback-style events start with a callbackID (CONNECT_EVENT_CONNECTION_CLOSED starts
+    // with a reason, and goes with the connection, which every client then sees die).
+    const callbackId = eventId < 0 && isCallbackEvent(program, procedure)
+      ? readFirstInt(frame)
+      : undefined;
     const registration = eventId >= 0
       ? this.registrations.byLegacyEventId(eventId)
       : callbackId === undefined

@@ -12,7 +12,7 @@
 import { HEADER_BYTES, Program } from "../../wire/constants.ts";
 import { frameProcedure, frameProgram } from "../../wire/header.ts";
 import { readFirstInt } from "../../wire/message.ts";
-import { deregisterFor, isCallbackDeregister, LegacyEventProc } from "../events.ts";
+import { deregisterFor, isCallbackDeregister, LegacyEventProc } from "../../wire/events.ts";
 import type { PoolClient } from "./pool_client.ts";
 import type { UpstreamConnection } from "./upstream_connection.ts";
 

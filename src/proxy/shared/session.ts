@@ -31,13 +31,8 @@ import {
   type Header,
   readHeader,
 } from "../../wire/header.ts";
-import {
-  decodeOpenArgs,
-  encodeOkReply,
-  encodeWords,
-  PONG_FRAME,
-  readFirstInt,
-} from "../../wire/message.ts";
+import { encodeOkReply, encodeWords, PONG_FRAME, readFirstInt } from "../../wire/message.ts";
+import { decodeOpenArgs } from "../../wire/open_args.ts";
 import { CallGate } from "../call_gate.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { closeQuietly } from "../refuse_client.ts";

@@ -33,13 +33,8 @@ import {
   frameType,
   readU32,
 } from "../../wire/header.ts";
-import {
-  encodeMessage,
-  encodeOpenArgs,
-  encodeWords,
-  PING_FRAME,
-  PONG_FRAME,
-} from "../../wire/message.ts";
+import { encodeMessage, encodeWords, PING_FRAME, PONG_FRAME } from "../../wire/message.ts";
+import { encodeOpenArgs } from "../../wire/open_args.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { UpstreamError } from "../upstream_error.ts";
 

@@ -148,6 +148,30 @@ Deno.test("a read-only session sets VIR_CONNECT_RO in CONNECT_OPEN and nothing e
   await t.finish();
 });
 
+Deno.test("a read-only session patches the real flags word of a CONNECT_OPEN padded with extra bytes", async () => {
+  // libvirt ignores bytes after the arguments: patching the last word would leave flags at 0.
+  const t = await setup({ readonly: true });
+  const open = frame({ procedure: 1, serial: 2, body: concat(OPEN_ARGS, words(0)) });
+  await t.client.write(open);
+  const forwarded = await t.fromClient.next();
+  assert.ok(forwarded);
+  const expected = open.slice();
+  expected[expected.length - 5] = 1; // the flags word, before the padding
+  assert.deepEqual(forwarded, expected);
+  await t.finish();
+});
+
+Deno.test("a read-only session refuses a CONNECT_OPEN whose arguments cannot be read", async () => {
+  const t = await setup({ readonly: true });
+  await t.client.write(frame({ procedure: 1, serial: 3, body: words(1, 99) }));
+  const reply = await t.fromProxy.next();
+  assert.ok(reply);
+  assert.equal(readHeader(reply).serial, 3);
+  assert.equal(readHeader(reply).status, MessageStatus.ERROR);
+  assert.match(decodeErrorReply(reply).message ?? "", /CONNECT_OPEN/);
+  await t.finish();
+});
+
 Deno.test("CALL_WITH_FDS is answered with an error and not forwarded", async () => {
   const t = await setup();
   await t.client.write(
