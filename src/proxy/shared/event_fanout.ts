@@ -11,7 +11,7 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
-import { ErrorCode, MessageType, PROGRAM_VERSION } from "../../wire/constants.ts";
+import { ErrorCode, HEADER_BYTES, MessageType, PROGRAM_VERSION } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
 import {
   frameProcedure,
@@ -19,6 +19,7 @@ import {
   frameSerial,
   patchSerial,
   readHeader,
+  writeU32,
 } from "../../wire/header.ts";
 import { encodeOkReply, encodeWords, readFirstInt } from "../../wire/message.ts";
 import { isCallbackEvent, legacyEventId, LegacyEventProc } from "../../wire/events.ts";
@@ -46,14 +47,20 @@ export interface EventFanoutOptions {
     leaving: Registration | undefined,
     pinnedTo: UpstreamConnection | undefined,
   ) => Promise<void> | undefined;
-  /** Sends a call of the proxy's own on `connection` (a deregistration nobody waits for). */
+  /**
+   * Sends a call of the proxy's own on `connection`, nobody's reply: a deregistration
+   * (`leaving`), or a registration made again after a daemon restart (`registration`).
+   */
   callOwn: (
     connection: UpstreamConnection,
     program: number,
     procedure: number,
-    argument: number | undefined,
-    leaving: Registration,
+    body: Uint8Array | undefined,
+    registration: Registration | undefined,
+    leaving: Registration | undefined,
   ) => void;
+  /** Closes clients that lost events for good (a registration the new daemon refused). */
+  lose: (clients: Iterable<PoolClient>, reason: string) => void;
   /** Logger with the pool's context. */
   logger: Logger;
 }
@@ -107,9 +114,14 @@ export class EventFanout {
       ));
     }
     registrations.part(held, client);
-    if (held.clients.size > 0) {
+    if (held.clients.size > 0 || held.connection === undefined) {
       // Others still use it: the daemon keeps it; this client just stops getting its events.
+      // Or it waits for a restarted daemon: then it is simply not registered again.
+      if (held.clients.size === 0) registrations.remove(held);
       return client.deliver(encodeOkReply(frame, deregistrationReply(held)));
+    }
+    if (held.daemonCallbackId !== held.callbackId && held.legacyEventId < 0) {
+      writeU32(frame, HEADER_BYTES, held.daemonCallbackId); // the daemon's own ID goes upstream
     }
     registrations.beginLeaving(held);
     // The last user's call undoes it where it lives.
@@ -122,6 +134,7 @@ export class EventFanout {
    * `client` is the caller, if still attached. Returns deliveries to wait for.
    */
   replied(
+    connection: UpstreamConnection,
     registration: Registration,
     ok: boolean,
     frame: Uint8Array,
@@ -129,6 +142,9 @@ export class EventFanout {
     deliveries: (Promise<void> | undefined)[],
   ): void {
     const registrations = this.registrations;
+    if (registration.confirmed && registration.connection === undefined) {
+      return this.#replayed(connection, registration, ok, frame);
+    }
     if (ok) registrations.confirm(registration, readFirstInt(frame) ?? -1);
     else registrations.remove(registration);
     for (const waiter of registration.waiting) {
@@ -157,12 +173,15 @@ export class EventFanout {
       ? this.registrations.byLegacyEventId(eventId)
       : callbackId === undefined
       ? undefined
-      : this.registrations.byCallbackId(callbackId);
+      : this.registrations.byDaemonCallbackId(callbackId);
     if (registration === undefined || registration.clients.size === 0) {
       this.#options.logger.debug("Dropped an event nobody registered for", {
         callback: callbackId,
       });
       return undefined;
+    }
+    if (callbackId !== undefined && registration.callbackId !== callbackId) {
+      writeU32(frame, HEADER_BYTES, registration.callbackId); // the ID its clients know
     }
     if (registration.clients.size === 1) {
       for (const client of registration.clients) return client.deliver(frame);
@@ -175,6 +194,50 @@ export class EventFanout {
     for (const registration of this.registrations.partAll(client)) {
       if (registration.clients.size === 0 && registration.confirmed) this.#undo(registration);
     }
+  }
+
+  /**
+   * A connection opened after the pool lost its last one (a daemon restart): register every
+   * orphaned registration again on it, with the same arguments. Returns how many.
+   */
+  replay(connection: UpstreamConnection): number {
+    const orphans = this.registrations.orphans();
+    for (const registration of orphans) {
+      this.#options.callOwn(
+        connection,
+        registration.program,
+        registration.procedure,
+        registration.args,
+        registration,
+        undefined,
+      );
+    }
+    return orphans.length;
+  }
+
+  /** The daemon answered a registration made again after a restart. */
+  #replayed(
+    connection: UpstreamConnection,
+    registration: Registration,
+    ok: boolean,
+    frame: Uint8Array,
+  ): void {
+    if (ok) {
+      this.registrations.adopt(registration, connection, readFirstInt(frame) ?? -1);
+      if (registration.clients.size === 0) this.#undo(registration); // everyone left meanwhile
+      return;
+    }
+    const clients = [...registration.clients];
+    for (const client of clients) this.registrations.part(registration, client);
+    this.registrations.remove(registration);
+    this.#options.logger.warning("The restarted daemon refused an event registration", {
+      procedure: registration.procedure,
+      clients: clients.length,
+    });
+    this.#options.lose(
+      clients,
+      "The restarted daemon refused to register the client's event callback again",
+    );
   }
 
   /** A registering call never reached the daemon: its waiters get the error too. */
@@ -204,11 +267,13 @@ export class EventFanout {
       return;
     }
     this.registrations.beginLeaving(registration);
+    const argument = deregisterArgument(registration);
     this.#options.callOwn(
       connection,
       registration.program,
       registration.deregister,
-      deregisterArgument(registration),
+      argument === undefined ? undefined : encodeWords(argument),
+      undefined,
       registration,
     );
   }

@@ -104,8 +104,11 @@ export class PendingCalls {
   }
 }
 
-/** The header of a pending call, for an error reply to the client serial `serial`. */
-export function pendingHeader(call: PendingCall, serial: number): Header {
+/** The header of a pending call (or stream), for an error reply to the client serial `serial`. */
+export function pendingHeader(
+  call: { readonly program: number; readonly procedure: number },
+  serial: number,
+): Header {
   return {
     length: 0,
     program: call.program,

@@ -29,7 +29,7 @@ import {
   type Header,
   patchSerial,
 } from "../../wire/header.ts";
-import { encodeMessage, encodeWords } from "../../wire/message.ts";
+import { encodeMessage } from "../../wire/message.ts";
 import { isStreamProcedure } from "../../wire/procedure_names.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
@@ -68,6 +68,11 @@ export interface PoolOptions {
   dial: () => Promise<Channel>;
   /** Logger with the upstream's context. */
   logger: Logger;
+  /**
+   * `survive_restart`: when the last connection dies, clients stay; calls wait this long (ms)
+   * for the daemon to come back; event registrations are made again. Undefined: off.
+   */
+  restartWaitMs?: number;
 }
 
 /** A pool of connections to one daemon for one (upstream, open name, flags) key. */
@@ -82,6 +87,8 @@ export class Pool implements UpstreamHandler {
   readonly #attached = (client: PoolClient) => this.#clients.has(client);
   /** Clients that chose this pool and wait for it to be ready. */
   #reserved = 0;
+  /** The daemon's hostname, when surviving restarts: a daemon that comes back must match. */
+  #hostname: string | undefined;
 
   /** Makes an empty pool; connections open on demand. */
   constructor(options: PoolOptions) {
@@ -91,8 +98,11 @@ export class Pool implements UpstreamHandler {
       attached: this.#attached,
       forward: (client, frame, registration, leaving, pinnedTo) =>
         this.#route(client, frame, registration, leaving, pinnedTo),
-      callOwn: (connection, program, procedure, argument, leaving) =>
-        void this.#callOwn(connection, program, procedure, argument, leaving),
+      callOwn: (connection, program, procedure, body, registration, leaving) =>
+        void this.#callOwn(connection, program, procedure, body, registration, leaving),
+      lose: (clients, reason) => {
+        for (const client of clients) client.lost(`Upstream ${options.label}: ${reason}`);
+      },
       logger: options.logger,
     });
     this.#scheduler = new ConnectionScheduler({
@@ -100,15 +110,15 @@ export class Pool implements UpstreamHandler {
       maxInflightPerConnection: options.maxInflightPerConnection,
       idleMs: options.idleMs,
       open: () => this.#dialAndOpen(),
-      onOpen: (connection) => {
-        this.#pending.opened(connection);
-        void connection.run(this);
-      },
+      onOpen: (connection) => this.#opened(connection),
       streamsOn: (connection) => this.#streams.countOn(connection),
       holdsState: (connection) =>
         this.#streams.countOn(connection) > 0 ||
         this.#events.registrations.countOn(connection) > 0,
       logger: options.logger,
+      restartWaitMs: options.restartWaitMs,
+      wanted: () => this.#clients.size > 0,
+      label: options.label,
     });
   }
 
@@ -215,26 +225,46 @@ export class Pool implements UpstreamHandler {
     return undefined;
   }
 
-  /** A connection ended: answer its calls, close the clients that depended on it. */
+  /**
+   * A connection ended: answer its calls, close the clients that depended on it. Surviving
+   * restarts, clients stay instead: their calls are answered with the error, their streams end
+   * with it, and their event registrations wait to be made again on the next connection.
+   */
   onClosed(connection: UpstreamConnection, reason: string): void {
-    this.#scheduler.lost(connection);
+    const surviving = this.#options.restartWaitMs !== undefined &&
+      !this.#scheduler.retired(connection);
     const pending = this.#pending.lost(connection);
-    if (pending === undefined) return;
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
     const answers: Promise<void>[] = [];
-    const answer = (client: PoolClient, header: Header) => {
+    const answer = (client: PoolClient, header: Header, type?: number) => {
       if (!this.#clients.has(client)) return;
-      affected.add(client);
-      const answered = client.deliver(encodeErrorReply(header, message));
+      if (!surviving) affected.add(client);
+      const answered = client.deliver(encodeErrorReply(header, message, { type }));
       if (answered !== undefined) answers.push(answered.catch(() => {}));
     };
-    for (const call of pending.values()) {
+    for (const call of pending?.values() ?? []) {
       if (call.client !== undefined) answer(call.client, pendingHeader(call, call.clientSerial));
       for (const waiter of call.registration?.waiting ?? []) {
         answer(waiter.client, pendingHeader(call, waiter.serial));
       }
     }
+    if (surviving) {
+      for (const route of this.#streams.connectionLost(connection, true)) {
+        const header = pendingHeader(route, route.clientSerial);
+        answer(route.client, header, MessageType.STREAM);
+      }
+      const orphans = this.#events.registrations.orphan(connection).length;
+      this.#log.warning("Upstream connection lost; clients stay (survive_restart)", {
+        connection: connection.id,
+        reason,
+        calls: pending?.size ?? 0,
+        registrations: orphans,
+      });
+    }
+    // Counted after the calls are answered, so that a reopen cannot race their answers.
+    this.#scheduler.lost(connection);
+    if (pending === undefined || surviving) return;
     for (const client of this.#streams.connectionLost(connection)) affected.add(client);
     for (const client of this.#events.registrations.connectionLost(connection)) {
       affected.add(client);
@@ -263,6 +293,38 @@ export class Pool implements UpstreamHandler {
     this.#scheduler.close(reason);
   }
 
+  /**
+   * A connection opened. Surviving restarts, after the pool had lost every connection: a
+   * daemon that came back as another host (another hostname) loses every client, as a new
+   * daemon would; the same one gets every event registration made again.
+   */
+  #opened(connection: UpstreamConnection): void {
+    this.#pending.opened(connection);
+    void connection.run(this);
+    if (this.#options.restartWaitMs === undefined) return;
+    const hostname = connection.hostname;
+    if (this.#hostname !== undefined && hostname !== this.#hostname) {
+      const reason = `Upstream ${this.#options.label} came back as another host ` +
+        `("${hostname}", was "${this.#hostname}")`;
+      this.#log.warning("Upstream came back as another host: its clients are closed", {
+        was: this.#hostname,
+        now: hostname,
+      });
+      for (const registration of this.#events.registrations.orphans()) {
+        this.#events.registrations.remove(registration);
+      }
+      for (const client of [...this.#clients]) client.lost(reason);
+    }
+    this.#hostname = hostname;
+    const replayed = this.#events.replay(connection);
+    if (this.#scheduler.opened > 1 && replayed > 0) {
+      this.#log.info("Upstream back: event registrations made again", {
+        connection: connection.id,
+        registrations: replayed,
+      });
+    }
+  }
+
   /** Dials and opens one connection with the pool's name and flags. */
   async #dialAndOpen(): Promise<UpstreamConnection> {
     const channel = await this.#options.dial();
@@ -275,6 +337,7 @@ export class Pool implements UpstreamHandler {
       label: this.#options.label,
       logger: this.#log,
       timeoutMs: this.#options.connectTimeoutMs,
+      identify: this.#options.restartWaitMs !== undefined,
     });
   }
 
@@ -384,7 +447,7 @@ export class Pool implements UpstreamHandler {
       return client.deliver(frame);
     }
     const deliveries: (Promise<void> | undefined)[] = [];
-    this.#events.replied(call.registration, ok, frame, client, deliveries);
+    this.#events.replied(connection, call.registration, ok, frame, client, deliveries);
     if (client !== undefined) {
       patchSerial(frame, call.clientSerial);
       deliveries.push(client.deliver(frame));
@@ -394,13 +457,14 @@ export class Pool implements UpstreamHandler {
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => {});
   }
 
-  /** Sends a call of the proxy's own (a deregistration) when its connection has room. */
+  /** Sends a call of the proxy's own (see EventFanoutOptions.callOwn) when there is room. */
   async #callOwn(
     connection: UpstreamConnection,
     program: number,
     procedure: number,
-    argument: number | undefined,
-    leaving: Registration,
+    body: Uint8Array | undefined,
+    registration: Registration | undefined,
+    leaving: Registration | undefined,
   ): Promise<void> {
     const slot = this.#scheduler.acquireOn(connection);
     if (slot !== undefined) await slot;
@@ -412,13 +476,10 @@ export class Pool implements UpstreamHandler {
       program,
       procedure,
       stream: undefined,
-      registration: undefined,
+      registration,
       leaving,
     });
-    const frame = encodeMessage(
-      { program, procedure, type: MessageType.CALL, serial },
-      argument === undefined ? undefined : encodeWords(argument),
-    );
+    const frame = encodeMessage({ program, procedure, type: MessageType.CALL, serial }, body);
     await connection.write(frame).catch(() => {});
   }
 }

@@ -18,7 +18,14 @@ import type { UpstreamConnection } from "./upstream_connection.ts";
 
 /** What a CALL does to event registrations, read from its header and first argument. */
 export type RegistrationCall =
-  | { action: "register"; key: string; legacyEventId: number; deregister: number }
+  | {
+    action: "register";
+    key: string;
+    legacyEventId: number;
+    deregister: number;
+    /** The call's arguments, to register again after a daemon restart. */
+    args: Uint8Array;
+  }
   | { action: "deregister"; callbackId: number; legacyEventId: number };
 
 /** A client that asked to register while the same registration was on its way upstream. */
@@ -46,8 +53,15 @@ export interface Registration {
   readonly deregister: number;
   /** VIR_DOMAIN_EVENT_ID_* for legacy registrations, -1 for callback-style ones. */
   readonly legacyEventId: number;
-  /** The daemon's callbackID once confirmed (callback-style), else -1. */
+  /**
+   * The callbackID its clients know, once confirmed (callback-style), else -1: the daemon's first
+   * answer, kept when the pool registers again with a restarted daemon.
+   */
   callbackId: number;
+  /** The callbackID the daemon behind the pool uses now; events carry it. */
+  daemonCallbackId: number;
+  /** The registering call's arguments (replayed after a daemon restart). */
+  readonly args: Uint8Array;
   /** Whether the daemon has confirmed it. */
   confirmed: boolean;
   /** Clients receiving its events. */
@@ -75,6 +89,7 @@ export function classifyRegistrationCall(frame: Uint8Array): RegistrationCall | 
           key: "legacy:0",
           legacyEventId: 0,
           deregister: LegacyEventProc.DEREGISTER,
+          args: frame.slice(HEADER_BYTES),
         };
       case LegacyEventProc.REGISTER_ANY: {
         const eventId = readFirstInt(frame) ?? 0;
@@ -83,6 +98,7 @@ export function classifyRegistrationCall(frame: Uint8Array): RegistrationCall | 
           key: `legacy:${eventId}`,
           legacyEventId: eventId,
           deregister: LegacyEventProc.DEREGISTER_ANY,
+          args: frame.slice(HEADER_BYTES),
         };
       }
       case LegacyEventProc.DEREGISTER:
@@ -95,7 +111,13 @@ export function classifyRegistrationCall(frame: Uint8Array): RegistrationCall | 
   if (deregister !== undefined) {
     let key = `${program}:${procedure}:`;
     for (let i = HEADER_BYTES; i < frame.length; i++) key += frame[i].toString(16).padStart(2, "0");
-    return { action: "register", key, legacyEventId: -1, deregister };
+    return {
+      action: "register",
+      key,
+      legacyEventId: -1,
+      deregister,
+      args: frame.slice(HEADER_BYTES),
+    };
   }
   if (isCallbackDeregister(program, procedure)) {
     return { action: "deregister", callbackId: readFirstInt(frame) ?? -1, legacyEventId: -1 };
@@ -105,7 +127,7 @@ export function classifyRegistrationCall(frame: Uint8Array): RegistrationCall | 
 
 /** The argument of the call that undoes `registration`, if it takes one. */
 export function deregisterArgument(registration: Registration): number | undefined {
-  if (registration.legacyEventId < 0) return registration.callbackId;
+  if (registration.legacyEventId < 0) return registration.daemonCallbackId;
   return registration.deregister === LegacyEventProc.DEREGISTER
     ? undefined
     : registration.legacyEventId;
@@ -114,7 +136,10 @@ export function deregisterArgument(registration: Registration): number | undefin
 /** The registrations of one pool, indexed the ways routing needs. */
 export class Registrations {
   readonly #byKey = new Map<string, Registration>();
+  /** By the callbackID clients know. */
   readonly #byCallbackId = new Map<number, Registration>();
+  /** By the callbackID the daemon uses now (differs after a restart). */
+  readonly #byDaemonCallbackId = new Map<number, Registration>();
   readonly #byLegacyEventId = new Map<number, Registration>();
   /** Confirmed registrations per connection: a connection holding one stays open. */
   readonly #confirmedOn = new Map<UpstreamConnection, number>();
@@ -167,9 +192,14 @@ export class Registrations {
       : this.#byCallbackId.get(call.callbackId);
   }
 
-  /** The registration an event with this callbackID belongs to. */
+  /** The registration clients know by this callbackID. */
   byCallbackId(id: number): Registration | undefined {
     return this.#byCallbackId.get(id);
+  }
+
+  /** The registration an event carrying the daemon's callbackID `id` belongs to. */
+  byDaemonCallbackId(id: number): Registration | undefined {
+    return this.#byDaemonCallbackId.get(id);
   }
 
   /** The legacy registration for a VIR_DOMAIN_EVENT_ID_*. */
@@ -194,6 +224,8 @@ export class Registrations {
       deregister: call.deregister,
       legacyEventId: call.legacyEventId,
       callbackId: -1,
+      daemonCallbackId: -1,
+      args: call.args,
       confirmed: false,
       clients: new Set(),
       waiting: [],
@@ -204,18 +236,69 @@ export class Registrations {
     return registration;
   }
 
-  /** The daemon confirmed `registration`; `callbackId` is from its reply (callback-style). */
+  /**
+   * The daemon confirmed `registration`; `callbackId` is from its reply (callback-style). Its
+   * clients know it by that ID too, unless another registration of the pool already has that
+   * ID for its clients (possible after a daemon restart): then by a free one.
+   */
   confirm(registration: Registration, callbackId: number): void {
     if (registration.connection === undefined) return;
     registration.confirmed = true;
-    const on = registration.connection;
-    this.#confirmedOn.set(on, (this.#confirmedOn.get(on) ?? 0) + 1);
+    this.#countOn(registration.connection, 1);
     if (registration.legacyEventId >= 0) {
       this.#byLegacyEventId.set(registration.legacyEventId, registration);
-    } else {
-      registration.callbackId = callbackId;
-      this.#byCallbackId.set(callbackId, registration);
+      return;
     }
+    let known = callbackId;
+    while (this.#byCallbackId.has(known)) known = (known + 1) | 0;
+    registration.callbackId = known;
+    registration.daemonCallbackId = callbackId;
+    this.#byCallbackId.set(known, registration);
+    this.#byDaemonCallbackId.set(callbackId, registration);
+  }
+
+  /**
+   * `connection` died and the pool will register its registrations again with the restarted
+   * daemon: each confirmed one stays known to its clients, by the same IDs, with no connection
+   * (an orphan) until {@linkcode Registrations.adopt}. Unconfirmed ones are forgotten. Returns
+   * the orphans.
+   */
+  orphan(connection: UpstreamConnection): Registration[] {
+    const orphans: Registration[] = [];
+    for (const registration of this.on(connection)) {
+      if (!registration.confirmed) {
+        this.remove(registration);
+        continue;
+      }
+      this.#countOn(connection, -1);
+      if (this.#byDaemonCallbackId.get(registration.daemonCallbackId) === registration) {
+        this.#byDaemonCallbackId.delete(registration.daemonCallbackId);
+      }
+      registration.connection = undefined;
+      registration.daemonCallbackId = -1;
+      orphans.push(registration);
+    }
+    return orphans;
+  }
+
+  /** Confirmed registrations waiting for a connection to be registered on again. */
+  orphans(): Registration[] {
+    return [...this.#byKey.values()].filter((r) => r.confirmed && r.connection === undefined);
+  }
+
+  /** An orphan was registered again on `connection`; the daemon calls it `callbackId` now. */
+  adopt(registration: Registration, connection: UpstreamConnection, callbackId: number): void {
+    registration.connection = connection;
+    this.#countOn(connection, 1);
+    if (registration.legacyEventId >= 0) return;
+    registration.daemonCallbackId = callbackId;
+    this.#byDaemonCallbackId.set(callbackId, registration);
+  }
+
+  #countOn(connection: UpstreamConnection, change: number): void {
+    const count = (this.#confirmedOn.get(connection) ?? 0) + change;
+    if (count > 0) this.#confirmedOn.set(connection, count);
+    else this.#confirmedOn.delete(connection);
   }
 
   /**
@@ -237,16 +320,18 @@ export class Registrations {
   #unindex(registration: Registration): void {
     if (!registration.confirmed) return;
     registration.confirmed = false;
-    const on = registration.connection!;
-    const left = (this.#confirmedOn.get(on) ?? 1) - 1;
-    if (left > 0) this.#confirmedOn.set(on, left);
-    else this.#confirmedOn.delete(on);
+    if (registration.connection !== undefined) this.#countOn(registration.connection, -1);
     if (registration.legacyEventId >= 0) {
       if (this.#byLegacyEventId.get(registration.legacyEventId) === registration) {
         this.#byLegacyEventId.delete(registration.legacyEventId);
       }
-    } else if (this.#byCallbackId.get(registration.callbackId) === registration) {
+      return;
+    }
+    if (this.#byCallbackId.get(registration.callbackId) === registration) {
       this.#byCallbackId.delete(registration.callbackId);
+    }
+    if (this.#byDaemonCallbackId.get(registration.daemonCallbackId) === registration) {
+      this.#byDaemonCallbackId.delete(registration.daemonCallbackId);
     }
   }
 

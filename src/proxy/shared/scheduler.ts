@@ -36,6 +36,16 @@ export interface SchedulerOptions {
   holdsState: (connection: UpstreamConnection) => boolean;
   /** Logger with the pool's context. */
   logger: Logger;
+  /**
+   * Survive daemon restarts: while no connection can be opened, calls wait this long (ms) for
+   * one instead of failing at once, and the scheduler keeps reopening with backoff while
+   * `wanted()` says so. Undefined: fail waiting calls with the first failed open.
+   */
+  restartWaitMs?: number;
+  /** Whether the pool wants a connection even with no call waiting (its clients hold state). */
+  wanted?: () => boolean;
+  /** `"hv1" (qemu+tls://...)`, for messages. */
+  label?: string;
 }
 
 /** A connection's load, known only to the scheduler. */
@@ -48,10 +58,14 @@ interface Load {
 interface Waiter {
   resolve: (connection: UpstreamConnection) => void;
   reject: (error: Error) => void;
+  /** When it stops waiting for a restarted daemon (ms since epoch); Infinity otherwise. */
+  deadline: number;
 }
 
 /** Longest wait between two failed opens. */
 const MAX_BACKOFF_MS = 30000;
+/** Longest wait between two failed opens while surviving a daemon restart. */
+const RESTART_BACKOFF_MS = 2000;
 /** First wait after a failed open. */
 const MIN_BACKOFF_MS = 250;
 
@@ -70,12 +84,18 @@ export class ConnectionScheduler {
   #retryAt = 0;
   #lastError: UpstreamError | undefined;
   #opened = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
   readonly #idleTimer: ReturnType<typeof setInterval>;
 
   /** A scheduler with no connection yet. */
   constructor(options: SchedulerOptions) {
     this.#options = options;
-    this.#idleTimer = setInterval(() => this.#closeIdle(), Math.max(options.idleMs / 4, 50));
+    // Surviving restarts, the same sweep fails calls that waited restart_wait: look often enough.
+    const sweepMs = options.restartWaitMs === undefined
+      ? options.idleMs / 4
+      : Math.min(options.idleMs / 4, 250);
+    this.#idleTimer = setInterval(() => this.#closeIdle(), Math.max(sweepMs, 50));
     Deno.unrefTimer(this.#idleTimer);
   }
 
@@ -112,7 +132,12 @@ export class ConnectionScheduler {
    */
   async ready(): Promise<void> {
     if (this.#load.size > 0) return;
-    await this.#open();
+    if (this.#options.restartWaitMs === undefined) {
+      await this.#open();
+      return;
+    }
+    // Surviving restarts: wait for a connection like a call would, then give the slot back.
+    this.release(await this.acquire(false));
   }
 
   /** A connection with room, the least loaded; waits in arrival order when all are full. */
@@ -135,8 +160,10 @@ export class ConnectionScheduler {
       this.#take(best);
       return best;
     }
+    const wait = this.#options.restartWaitMs;
+    const deadline = wait === undefined ? Infinity : Date.now() + wait;
     const waiting = new Promise<UpstreamConnection>((resolve, reject) =>
-      this.#waiters.push({ resolve, reject })
+      this.#waiters.push({ resolve, reject, deadline })
     );
     if (canGrow) this.#open().catch(() => {});
     return waiting;
@@ -184,12 +211,14 @@ export class ConnectionScheduler {
     this.#load.delete(connection);
     for (const resume of this.#pinned.get(connection) ?? []) resume(); // they see it closed
     this.#pinned.delete(connection);
-    if (this.#waiters.length > 0 && this.#load.size === 0) this.#open().catch(() => {});
+    if (this.#load.size === 0 && this.#wantsConnection()) this.#open().catch(() => {});
   }
 
   /** Closes every connection: the proxy is stopping or the pool is dropped. */
   close(reason: string): void {
+    this.#closed = true;
     clearInterval(this.#idleTimer);
+    clearTimeout(this.#retryTimer);
     for (const connection of [...this.#load.keys()]) {
       this.#retiring.add(connection);
       connection.close(reason);
@@ -211,7 +240,7 @@ export class ConnectionScheduler {
     if (this.#opening !== undefined) return this.#opening;
     if (Date.now() < this.#retryAt && this.#lastError !== undefined) {
       const error = this.#lastError;
-      this.#failWaiters(error);
+      if (this.#options.restartWaitMs === undefined) this.#failWaiters(error);
       return Promise.reject(error);
     }
     this.#openingCount++;
@@ -237,13 +266,16 @@ export class ConnectionScheduler {
     } catch (error) {
       const failure = UpstreamError.from(error);
       this.#lastError = failure;
-      this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, MIN_BACKOFF_MS), MAX_BACKOFF_MS);
+      // Surviving a restart, look again often: the daemon is expected back within seconds.
+      const max = this.#options.restartWaitMs === undefined ? MAX_BACKOFF_MS : RESTART_BACKOFF_MS;
+      this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, MIN_BACKOFF_MS), max);
       this.#retryAt = Date.now() + this.#backoffMs;
       this.#options.logger.warning("Cannot open upstream connection", {
         error: errorMessage(failure),
         retryMs: this.#backoffMs,
       });
-      if (this.#load.size === 0) this.#failWaiters(failure);
+      if (this.#options.restartWaitMs !== undefined) this.#retryLater();
+      else if (this.#load.size === 0) this.#failWaiters(failure);
       throw failure;
     }
     const load: Load = { inflight: 0, idleSince: Date.now() };
@@ -264,8 +296,40 @@ export class ConnectionScheduler {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
+  /** Whether a connection should be opened now that none is open. */
+  #wantsConnection(): boolean {
+    if (this.#closed) return false;
+    return this.#waiters.length > 0 ||
+      (this.#options.restartWaitMs !== undefined && this.#options.wanted?.() === true);
+  }
+
+  /** Surviving restarts: try again after the backoff while someone wants a connection. */
+  #retryLater(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#load.size === 0 && this.#wantsConnection()) this.#open().catch(() => {});
+    }, this.#backoffMs);
+    Deno.unrefTimer(this.#retryTimer);
+  }
+
+  /** Fails the calls that waited `restart_wait` for a restarted daemon in vain. */
+  #expireWaiters(now: number): void {
+    if (this.#waiters.length === 0 || this.#waiters[0].deadline > now) return;
+    const wait = Math.round((this.#options.restartWaitMs ?? 0) / 100) / 10;
+    const cause = this.#lastError === undefined ? "" : `: ${this.#lastError.message}`;
+    const error = new UpstreamError(
+      `Upstream ${this.#options.label ?? ""} did not come back within ${wait} s (restart_wait)` +
+        cause,
+    );
+    while (this.#waiters.length > 0 && this.#waiters[0].deadline <= now) {
+      this.#waiters.shift()!.reject(error);
+    }
+  }
+
   #closeIdle(): void {
     const now = Date.now();
+    this.#expireWaiters(now);
     for (const [connection, load] of this.#load) {
       if (
         load.inflight === 0 && !this.#options.holdsState(connection) &&

@@ -153,14 +153,14 @@ export class StreamRoutes {
   }
 
   /** `connection` died: forget its streams; returns the clients that had one there. */
-  connectionLost(connection: UpstreamConnection): Set<PoolClient> {
-    const clients = new Set<PoolClient>();
-    for (const route of this.#byConnection.get(connection)?.values() ?? []) {
-      clients.add(route.client);
-      this.#forgetForClient(route);
-    }
+  connectionLost(connection: UpstreamConnection): Set<PoolClient>;
+  /** `connection` died: forget its streams; returns them (`routes` true). */
+  connectionLost(connection: UpstreamConnection, routes: true): StreamRoute[];
+  connectionLost(connection: UpstreamConnection, routes = false): Set<PoolClient> | StreamRoute[] {
+    const lost = [...this.#byConnection.get(connection)?.values() ?? []];
+    for (const route of lost) this.#forgetForClient(route);
     this.#byConnection.delete(connection);
-    return clients;
+    return routes ? lost : new Set(lost.map((route) => route.client));
   }
 
   #forgetForClient(route: StreamRoute): void {

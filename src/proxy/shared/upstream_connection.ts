@@ -13,6 +13,7 @@ import { type Channel, withDiagnostics } from "../../transport/channel.ts";
 import {
   ALL_PROGRAMS,
   AuthType,
+  HEADER_BYTES,
   ErrorCode,
   Feature,
   isReadOnlyOpen,
@@ -56,6 +57,8 @@ export interface UpstreamConnectionOptions {
   logger: Logger;
   /** Time allowed for the handshake, in ms. */
   timeoutMs: number;
+  /** Also ask the daemon its hostname (CONNECT_GET_HOSTNAME), to tell a restart from a move. */
+  identify?: boolean;
 }
 
 /** Where an upstream connection sends what it reads and how it reports its end. */
@@ -75,6 +78,8 @@ let nextConnectionId = 1;
 export class UpstreamConnection {
   /** Unique id, for logs. */
   readonly id: number = nextConnectionId++;
+  /** The daemon's hostname, when the handshake asked for it (`identify`). */
+  hostname: string | undefined;
   readonly #channel: Channel;
   readonly #writer: FrameWriter;
   readonly #reader: FrameReader;
@@ -279,6 +284,10 @@ export class UpstreamConnection {
       RemoteProc.CONNECT_OPEN,
       encodeOpenArgs({ name: this.#options.openName, flags: this.#options.openFlags }),
     );
+    if (this.#options.identify) {
+      const reply = await this.#call(RemoteProc.CONNECT_GET_HOSTNAME);
+      this.hostname = readString(reply, HEADER_BYTES);
+    }
     this.#log.info("Upstream connection open", {
       connection: this.id,
       name: this.#options.openName ?? "(default)",
@@ -323,4 +332,13 @@ export class UpstreamConnection {
       this.#reader.commit(n);
     }
   }
+}
+
+const decoder = new TextDecoder();
+
+/** The XDR string at `offset` of `frame` (a length word, then the bytes), or "" if cut short. */
+function readString(frame: Uint8Array, offset: number): string {
+  if (frame.length < offset + 4) return "";
+  const length = readU32(frame, offset);
+  return decoder.decode(frame.subarray(offset + 4, Math.min(frame.length, offset + 4 + length)));
 }
