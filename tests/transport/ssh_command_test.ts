@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseUri } from "../../src/uri/uri.ts";
-import { planSsh } from "../../src/transport/ssh.ts";
+import { escapeShell, planSsh, sshHelperUri, sshProxy } from "../../src/transport/ssh_command.ts";
 
 /**
  * Goldens captured from libvirt 9.0 itself (Debian 12's virsh, as root): `virsh -c URI list`
@@ -281,4 +281,20 @@ Deno.test("libssh known_hosts_verify and sshauth become ssh options", () => {
     ),
   );
   assert.deepEqual(plan("").slice(0, 5), ["ssh", "-p", "2200", "-l", "u"]);
+});
+
+Deno.test("the ssh helper URI is the open name, and the proxy follows libvirt's defaults", () => {
+  assert.equal(sshHelperUri(parseUri("qemu+ssh://h/system?mode=legacy&x=1")), "qemu:///system?x=1");
+  assert.equal(sshProxy(parseUri("qemu+ssh://h/system"), { uid: 0 }), "auto");
+  assert.equal(sshProxy(parseUri("qemu+ssh://h/system?socket=/s"), { uid: 0 }), "netcat");
+  assert.equal(sshProxy(parseUri("qemu+ssh://h/system?netcat=nc"), { uid: 0 }), "netcat");
+  assert.equal(sshProxy(parseUri("qemu+ssh://h/session"), { uid: 1000 }), "native");
+  assert.equal(sshProxy(parseUri("qemu+ssh://h/session"), { uid: 0 }), "auto");
+});
+
+Deno.test("escapeShell quotes like virBufferEscapeShell", () => {
+  assert.equal(escapeShell(""), "''");
+  assert.equal(escapeShell("/usr/bin/nc"), "/usr/bin/nc");
+  assert.equal(escapeShell("it's"), `'it'\\''s'`);
+  assert.equal(escapeShell("a b"), "'a b'");
 });
