@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { errorMessage } from "../src/log/error_message.ts";
 import { type Libvirtd, startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { killAllProcesses } from "../tests/integration/helpers/process.ts";
 import { makeTempDir, removeDir } from "../tests/integration/helpers/tmp.ts";
@@ -360,7 +361,7 @@ if (import.meta.main) {
     }
     options = parseOptions(Deno.args);
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(errorMessage(error));
     Deno.exit(2);
   }
   const summary = await fuzz(options);

@@ -7,6 +7,7 @@
  */
 
 import { MessageStatus, MessageType } from "../src/wire/constants.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { readU32 } from "../src/wire/header.ts";
 import type { ConnectionPlan, Expectation, FuzzCase } from "./generators.ts";
 import { LIB_VERSION } from "./generators.ts";
@@ -131,7 +132,7 @@ async function runConnection(
       replies: 0,
       bytes: 0,
       mismatches: [],
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     };
   }
   const state: ReadState = {
@@ -200,7 +201,7 @@ async function runConnection(
     }
   } catch (e) {
     end = "write_error";
-    error = e instanceof Error ? e.message : String(e);
+    error = errorMessage(e);
   }
   if (state.eof && end !== "deadline") end = "closed_by_proxy";
   try {

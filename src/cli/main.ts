@@ -10,6 +10,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError, findConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { fileExists } from "../uri/remote.ts";
+import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
 import { serve } from "./serve.ts";
@@ -153,7 +154,7 @@ async function guard(env: CliEnvironment, command: () => Promise<number>): Promi
       env.error(`virtmux: ${(error as Error).message}`);
       return 2;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     rootLogger.error(message);
     return 1;
   }

@@ -6,9 +6,8 @@
 
 import type { Config, ListenerConfig, UpstreamConfig } from "../config/schema.ts";
 import { Policy } from "../proxy/policy.ts";
-import { PROGRAM_NAMES } from "../wire/constants.ts";
-import type { ListenerSpec, UpstreamSpec } from "../proxy/server.ts";
-import { Program } from "../wire/constants.ts";
+import type { ListenerSpec, UpstreamSpec } from "../proxy/spec.ts";
+import { Program, PROGRAM_NAMES } from "../wire/constants.ts";
 import { type ProcedureRef, resolveProcedureName } from "../wire/procedure_names.ts";
 
 /** The server's view of one upstream. */

@@ -5,12 +5,12 @@
  * @module
  */
 
-import type { Config } from "../config/schema.ts";
+import { DEFAULT_CONFIG_PATH } from "../config/config_path.ts";
+import { type Config, DEFAULTS } from "../config/schema.ts";
 import { rootLogger } from "../log/logger.ts";
 import { DedicatedSession } from "../proxy/dedicated/session.ts";
 import { dial } from "../transport/dial.ts";
 import { stdioChannel } from "../transport/stdio.ts";
-import { MAX_FRAME_BYTES } from "../wire/constants.ts";
 import { type LibvirtUri, parseUri } from "../uri/uri.ts";
 
 /** Options for {@linkcode stdio}. */
@@ -34,7 +34,7 @@ export async function stdio(options: StdioOptions): Promise<number> {
     if (config === undefined) {
       throw new Error(
         `No upstream: give a URI ("virtmux stdio qemu+tls://host/system") or a config file ` +
-          `(--config, $VIRTMUX_CONFIG or /etc/virtmux/virtmux.toml)`,
+          `(--config, $VIRTMUX_CONFIG or ${DEFAULT_CONFIG_PATH})`,
       );
     }
     const wanted = Deno.env.get("VIRTMUX_UPSTREAM");
@@ -56,14 +56,14 @@ export async function stdio(options: StdioOptions): Promise<number> {
     stdioChannel(),
     dial(uri, {
       name,
-      timeoutMs: config?.limits.connectTimeoutMs,
+      timeoutMs: config?.limits.connectTimeoutMs ?? DEFAULTS.limits.connectTimeoutMs,
       logger: log,
     }),
     {
       logger: log,
       upstreamLabel: `"${name}" (${uri.text})`,
-      maxFrameBytes: config?.limits.maxMessageBytes ?? MAX_FRAME_BYTES,
-      maxInflight: config?.limits.maxInflightPerClient ?? 32,
+      maxFrameBytes: config?.limits.maxMessageBytes ?? DEFAULTS.limits.maxMessageBytes,
+      maxInflight: config?.limits.maxInflightPerClient ?? DEFAULTS.limits.maxInflightPerClient,
     },
   );
   await session.run();

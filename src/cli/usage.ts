@@ -4,6 +4,8 @@
  * @module
  */
 
+import { DEFAULT_CONFIG_PATH } from "../config/config_path.ts";
+
 /** The program's own help. */
 export const MAIN_USAGE = `virtmux: a libvirt RPC proxy
 
@@ -16,7 +18,7 @@ Usage:
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
 
-Config file: --config, else $VIRTMUX_CONFIG, else /etc/virtmux/virtmux.toml.
+Config file: --config, else $VIRTMUX_CONFIG, else ${DEFAULT_CONFIG_PATH}.
 Run "virtmux COMMAND --help" for a command's options.`;
 
 /** Help of `virtmux serve`. */

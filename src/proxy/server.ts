@@ -25,8 +25,6 @@ import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
 import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
 
-export type { ListenerSpec, UpstreamSpec } from "./spec.ts";
-
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
 

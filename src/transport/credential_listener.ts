@@ -9,6 +9,7 @@
  */
 
 import * as net from "node:net";
+import { errorMessage } from "../log/error_message.ts";
 import type { Channel } from "./channel.ts";
 import { C, errno, errnoText, libc } from "./libc.ts";
 import { NodeSocketChannel } from "./node_socket_channel.ts";
@@ -92,7 +93,7 @@ export function listenWithCredentials(
       try {
         accepted.peer = peerCredentials(client);
       } catch (error) {
-        accepted.peerError = error instanceof Error ? error.message : String(error);
+        accepted.peerError = errorMessage(error);
       }
       let socket: net.Socket;
       try {

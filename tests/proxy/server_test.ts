@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Logger } from "../../src/log/logger.ts";
 import type { ClientTimeouts } from "../../src/proxy/client_clock.ts";
 import { Policy } from "../../src/proxy/policy.ts";
-import { type ListenerSpec, Server, type UpstreamSpec } from "../../src/proxy/server.ts";
+import { Server } from "../../src/proxy/server.ts";
+import type { ListenerSpec, UpstreamSpec } from "../../src/proxy/spec.ts";
 import type { Channel } from "../../src/transport/channel.ts";
 import { parseUri } from "../../src/uri/uri.ts";
 import {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { writeAll } from "../../src/transport/channel.ts";
-import { channelDiagnostics, spawnChannel } from "../../src/transport/child_channel.ts";
+import {
+  channelDiagnostics,
+  spawnChannel,
+  startCommand,
+} from "../../src/transport/child_channel.ts";
+import { DialError } from "../../src/transport/channel.ts";
 import { Logger } from "../../src/log/logger.ts";
 
 const encoder = new TextEncoder();
@@ -128,6 +133,27 @@ Deno.test("child channel refuses a command that does not exist", () => {
   assert.throws(
     () => spawnChannel(["/nonexistent/virtmux-test"], { name: "x", logger: quietLogger() }),
     Deno.errors.NotFound,
+  );
+});
+
+Deno.test("startCommand names the upstream, the URI and the program it could not run", () => {
+  assert.throws(
+    () =>
+      startCommand(
+        'Cannot connect to upstream "hv1" (qemu+ext:///system?command=/nonexistent/x)',
+        ["/nonexistent/x"],
+        "hv1",
+        quietLogger(),
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof DialError);
+      assert.match(
+        error.message,
+        /^Cannot connect to upstream "hv1" \(qemu\+ext:\/\/\/system\?command=\/nonexistent\/x\): cannot run "\/nonexistent\/x": /,
+      );
+      assert.ok(error.cause instanceof Deno.errors.NotFound);
+      return true;
+    },
   );
 });
 

@@ -13,9 +13,9 @@ import { type Channel, withDiagnostics } from "../../transport/channel.ts";
 import {
   ALL_PROGRAMS,
   AuthType,
-  HEADER_BYTES,
   ErrorCode,
   Feature,
+  HEADER_BYTES,
   isReadOnlyOpen,
   KeepaliveProc,
   MessageStatus,
