@@ -23,6 +23,7 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
     idleMs: upstream.idleTimeoutMs,
     keepaliveIntervalMs: upstream.keepaliveIntervalMs,
     keepaliveCount: upstream.keepaliveCount,
+    restartWaitMs: upstream.surviveRestart ? upstream.restartWaitMs : undefined,
   };
 }
 
@@ -58,6 +59,7 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
         frameMs: config.limits.frameTimeoutMs,
         idleMs: config.limits.idleTimeoutMs,
       },
+      clientKeepalive: { intervalMs: listener.keepaliveIntervalMs, count: listener.keepaliveCount },
       allowUids: new Set(listener.allowUids),
       allowGids: new Set(listener.allowGids),
       routes: new Map(

@@ -25,9 +25,10 @@ import {
   integerIn,
   type Reader,
   readSection,
+  secondsUpTo,
   stringValue,
 } from "./_section.ts";
-import { MAX_CLIENTS, messageBytes } from "./limits_section.ts";
+import { MAX_CLIENTS, MAX_SECONDS, messageBytes } from "./limits_section.ts";
 import type { KeyPath } from "./locate.ts";
 import { type CheckedUpstream, UPSTREAM_NAME } from "./upstream_section.ts";
 
@@ -106,6 +107,20 @@ export interface ListenerConfig {
   maxMessageBytes?: number;
   /** Most clients at once on this socket, when stricter than `[limits]` (`max_clients`). */
   maxClients?: number;
+  /**
+   * Shared upstreams: ping a client that asked for keepalive after this long without a byte
+   * from it, in ms (`keepalive_interval`, seconds), as libvirtd pings its clients.
+   *
+   * @default {5000}
+   */
+  keepaliveIntervalMs: number;
+  /**
+   * Shared upstreams: unanswered pings before such a client is closed (`keepalive_count`); 0
+   * sends no pings.
+   *
+   * @default {5}
+   */
+  keepaliveCount: number;
 }
 
 /** Defaults of the optional keys of `[[listen]]`. */
@@ -120,6 +135,8 @@ export type ListenerDefaults = Pick<
   | "programs"
   | "allowUids"
   | "allowGids"
+  | "keepaliveIntervalMs"
+  | "keepaliveCount"
 >;
 
 /** What reading one listener needs: the valid upstream names, the sockets taken so far. */
@@ -150,6 +167,12 @@ const LISTEN_FIELDS: Fields<ListenerConfig, ListenContext> = {
   allowGids: { key: "allow_gids", read: accountIds("group"), default: [] },
   maxMessageBytes: { key: "max_message_bytes", read: messageBytes },
   maxClients: { key: "max_clients", read: integerIn(1, MAX_CLIENTS) },
+  keepaliveIntervalMs: {
+    key: "keepalive_interval",
+    read: secondsUpTo(MAX_SECONDS, false),
+    default: 5000,
+  },
+  keepaliveCount: { key: "keepalive_count", read: integerIn(0, 1000), default: 5 },
 };
 
 /** The defaults of the optional keys of `[[listen]]`. */

@@ -81,6 +81,22 @@ export interface UpstreamConfig {
   keepaliveCount: number;
   /** Largest frame to or from this upstream, when stricter than `[limits]` (`max_message_bytes`). */
   maxMessageBytes?: number;
+  /**
+   * Shared pool: when the daemon goes away (restart, crash), clients stay connected: calls in
+   * flight get an error, calls meanwhile wait `restart_wait`, event callbacks are registered
+   * again with the same IDs (`survive_restart`). Off: clients are closed, as a daemon restart
+   * closes libvirt's own connections.
+   *
+   * @default {false}
+   */
+  surviveRestart: boolean;
+  /**
+   * Shared pool with `survive_restart`: how long calls wait for the daemon to come back, in ms
+   * (`restart_wait`, seconds).
+   *
+   * @default {30000}
+   */
+  restartWaitMs: number;
 }
 
 /** Defaults of the optional keys of `[[upstream]]`. */
@@ -93,6 +109,8 @@ export type UpstreamDefaults = Pick<
   | "idleTimeoutMs"
   | "keepaliveIntervalMs"
   | "keepaliveCount"
+  | "surviveRestart"
+  | "restartWaitMs"
 >;
 
 /** An upstream with the path of its table, for the listeners' cross-checks. */
@@ -129,6 +147,8 @@ const UPSTREAM_FIELDS: Fields<Omit<UpstreamConfig, "uriText">, UpstreamContext> 
   },
   keepaliveCount: { key: "keepalive_count", read: integerIn(1, 1000), default: 5 },
   maxMessageBytes: { key: "max_message_bytes", read: messageBytes },
+  surviveRestart: { key: "survive_restart", read: booleanValue, default: false },
+  restartWaitMs: { key: "restart_wait", read: secondsUpTo(MAX_SECONDS, false), default: 30000 },
 };
 
 /** The defaults of the optional keys of `[[upstream]]`. */
@@ -141,6 +161,13 @@ export function readUpstreams(checker: Checker, sections: Section[]): CheckedUps
   const context: UpstreamContext = { seen: new Map() };
   return sections.map((section) => {
     const fields = readSection(checker, section, UPSTREAM_FIELDS, context);
+    if (fields.surviveRestart && !fields.share) {
+      checker.report(
+        [...section.path, "survive_restart"],
+        "survive_restart needs share = true: a dedicated client has the daemon's connection " +
+          "itself and sees it go",
+      );
+    }
     const uriText = section.table.uri;
     const config = { ...fields, uriText: typeof uriText === "string" ? uriText : "" };
     return { config, path: section.path };

@@ -288,6 +288,7 @@ export class Server {
             policy: spec.policy,
             timeouts: spec.timeouts,
             poolFor: (name, flags) => this.#pool(spec, name, flags),
+            keepalive: spec.clientKeepalive,
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,

@@ -7,6 +7,7 @@
 
 import type { LibvirtUri } from "../uri/uri.ts";
 import type { ClientTimeouts } from "./client_clock.ts";
+import type { KeepaliveSettings } from "./client_keepalive.ts";
 import type { Policy } from "./policy.ts";
 
 /** An upstream daemon as the server needs it. */
@@ -31,6 +32,8 @@ export interface UpstreamSpec {
   keepaliveIntervalMs: number;
   /** Shared pool: unanswered pings before a connection is dropped. */
   keepaliveCount: number;
+  /** Shared pool: survive daemon restarts, calls waiting this long (ms); undefined: off. */
+  restartWaitMs?: number;
 }
 
 /** A listening socket as the server needs it. */
@@ -57,6 +60,8 @@ export interface ListenerSpec {
   policy: Policy;
   /** Client timeouts. */
   timeouts: ClientTimeouts;
+  /** Shared upstreams: pinging clients that asked for keepalive, as libvirtd does. */
+  clientKeepalive?: KeepaliveSettings;
   /** Upstreams a client may pick by the name it opens (`route_by_name`), by name. */
   routes: ReadonlyMap<string, UpstreamSpec>;
   /** User ids allowed to connect; with `allowGids` both empty, the socket's mode decides alone. */

@@ -132,6 +132,7 @@ export const ErrorCode = {
   RPC: 39,
   OPERATION_TIMEOUT: 68,
   AUTH_FAILED: 45,
+  OPERATION_UNSUPPORTED: 84,
   ACCESS_DENIED: 88,
 } as const;
 

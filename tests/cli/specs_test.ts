@@ -52,6 +52,7 @@ Deno.test("an upstream's spec takes its pool settings, and the connect timeout f
     idleMs: 60000,
     keepaliveIntervalMs: 2000,
     keepaliveCount: 3,
+    restartWaitMs: undefined, // survive_restart is off
   });
   const defaults = upstreamSpec(config, hv2);
   assert.deepEqual(

@@ -134,6 +134,8 @@ listen = ""
     programs: ["remote", "admin"],
     allowUids: [0, 0, 1000],
     allowGids: [0],
+    keepaliveIntervalMs: 5000,
+    keepaliveCount: 5,
     maxMessageBytes: 300000,
     maxClients: 10,
   }]);
@@ -175,6 +177,8 @@ Deno.test("parseConfig() fills in every default", () => {
     programs: ["remote", "qemu", "lxc"],
     allowUids: [],
     allowGids: [],
+    keepaliveIntervalMs: 5000,
+    keepaliveCount: 5,
   }]);
   assert.deepEqual(config.audit, { enabled: false, path: "/var/log/virtmux/audit.jsonl" });
   assert.deepEqual(config.metrics, { listen: "" });

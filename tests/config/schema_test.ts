@@ -22,6 +22,8 @@ Deno.test("the defaults the section tables declare are the documented ones", () 
       idleTimeoutMs: 300000,
       keepaliveIntervalMs: 5000,
       keepaliveCount: 5,
+      surviveRestart: false,
+      restartWaitMs: 30000,
     },
     listener: {
       mode: 0o660,
@@ -33,6 +35,8 @@ Deno.test("the defaults the section tables declare are the documented ones", () 
       programs: ["remote", "qemu", "lxc"],
       allowUids: [],
       allowGids: [],
+      keepaliveIntervalMs: 5000,
+      keepaliveCount: 5,
     },
     audit: { enabled: false, path: "/var/log/virtmux/audit.jsonl" },
     metrics: { listen: "" },

@@ -40,3 +40,25 @@ Deno.test("[[upstream]] names must be valid and unique, and the uri one libvirt 
     `8:1: upstream name "a b" may hold only letters, digits, "_", "." and "-"`,
   ]);
 });
+
+Deno.test("survive_restart and restart_wait are read on a shared upstream", () => {
+  const { checker, sections } = tables(
+    "upstream",
+    '[[upstream]]\nname = "hv1"\nuri = "test:///default"\nshare = true\n' +
+      "survive_restart = true\nrestart_wait = 12\n",
+  );
+  const [hv1] = readUpstreams(checker, sections);
+  assert.deepEqual(problems(checker), []);
+  assert.equal(hv1.config.surviveRestart, true);
+  assert.equal(hv1.config.restartWaitMs, 12000);
+});
+
+Deno.test("survive_restart on a dedicated upstream is an error that says why", () => {
+  const { checker, sections } = tables(
+    "upstream",
+    '[[upstream]]\nname = "hv1"\nuri = "test:///default"\nsurvive_restart = true\n',
+  );
+  readUpstreams(checker, sections);
+  assert.equal(problems(checker).length, 1);
+  assert.match(problems(checker)[0], /^4:1: survive_restart needs share = true/);
+});

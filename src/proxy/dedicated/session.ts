@@ -37,6 +37,13 @@ export interface DedicatedSessionOptions extends SessionOptions {
   lingerMs?: number;
 }
 
+/**
+ * How long a client with no call outstanding is kept after its upstream went away, so that a
+ * call already on its way gets the reason as an error; then it is closed, and a client waiting
+ * only for events (its close callback) learns at once that the daemon is gone.
+ */
+const UPSTREAM_GONE_MS = 200;
+
 /** Runs of frames at least this long are written while the next read goes on. */
 const OVERLAP_BYTES = 65536;
 
@@ -58,6 +65,8 @@ export class DedicatedSession implements ClientSession {
   #upstreamChannel: Channel | undefined;
   /** The client has closed its side: the upstream's end that follows is expected. */
   #clientEnded = false;
+  /** The session is ending on the client's account (an invalid frame): the upstream's end is ours. */
+  #rejecting = false;
 
   /** Makes a session for `client` over the upstream connection `upstream` will resolve to. */
   constructor(client: Channel, upstream: Promise<Channel>, options: DedicatedSessionOptions) {
@@ -219,7 +228,10 @@ export class DedicatedSession implements ClientSession {
             maxFrameBytes: this.#options.maxFrameBytes,
             client: this.#client,
             writer: this.#clientWriter,
-            release: () => closeQuietly(this.#upstreamChannel),
+            release: () => {
+              this.#rejecting = true;
+              closeQuietly(this.#upstreamChannel);
+            },
           });
           this.close(reason);
           return;
@@ -327,10 +339,11 @@ export class DedicatedSession implements ClientSession {
 
   /**
    * The upstream went away: answer every outstanding call and close the session; with none
-   * outstanding, keep the client a moment so that its next call gets the reason, not a bare EOF.
+   * outstanding, keep the client a moment ({@linkcode UPSTREAM_GONE_MS}) so that a call on its
+   * way gets the reason, not a bare EOF.
    */
   async #upstreamLost(cause: string): Promise<void> {
-    if (this.closed || this.#inspector.upstreamGone !== undefined) return;
+    if (this.closed || this.#rejecting || this.#inspector.upstreamGone !== undefined) return;
     if ((this.#clientEnded || this.#inspector.clientClosing) && this.#inflight.size === 0) {
       this.close("client closed the connection"); // the daemon follows the client's lead
       return;
@@ -344,10 +357,7 @@ export class DedicatedSession implements ClientSession {
     if (calls.length === 0) {
       this.#log.info("Upstream closed", { cause });
       this.#inspector.upstreamGone = message;
-      const timer = setTimeout(
-        () => this.close(`upstream ${cause}`),
-        this.#options.lingerMs ?? 5000,
-      );
+      const timer = setTimeout(() => this.close(`upstream ${cause}`), UPSTREAM_GONE_MS);
       void this.#life.finished().then(() => clearTimeout(timer));
       return;
     }

@@ -76,6 +76,7 @@ export class PoolRegistry {
       keepaliveIntervalMs: upstream.keepaliveIntervalMs,
       keepaliveCount: upstream.keepaliveCount,
       connectTimeoutMs: upstream.connectTimeoutMs,
+      restartWaitMs: upstream.restartWaitMs,
       dial: () => this.#options.dial(upstream, isReadOnlyOpen(key.flags)),
       logger: this.#options.logger.child({
         upstream: upstream.name,

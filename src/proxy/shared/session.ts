@@ -31,9 +31,17 @@ import {
   type Header,
   readHeader,
 } from "../../wire/header.ts";
-import { encodeOkReply, encodeWords, PONG_FRAME, readFirstInt } from "../../wire/message.ts";
+import {
+  encodeOkReply,
+  encodeWords,
+  PING_FRAME,
+  PONG_FRAME,
+  readFirstInt,
+} from "../../wire/message.ts";
 import { decodeOpenArgs } from "../../wire/open_args.ts";
+import { DOMAIN_START_AUTODESTROY, domainStartFlags } from "../../wire/domain_start.ts";
 import { CallGate } from "../call_gate.ts";
+import { ClientKeepalive, type KeepaliveSettings } from "../client_keepalive.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { closeQuietly } from "../refuse_client.ts";
 import {
@@ -58,6 +66,8 @@ export interface SharedSessionOptions extends SessionOptions {
   id: number | string;
   /** The pool serving an open of `name` with `flags`. */
   poolFor: (name: string | null, flags: number) => Pool;
+  /** Ping the client, as libvirtd would, once it asks about keepalive; undefined: never. */
+  keepalive?: KeepaliveSettings;
 }
 
 /** Serves one client over a shared pool. {@linkcode run} never rejects. */
@@ -73,6 +83,8 @@ export class SharedSession implements ClientSession, PoolClient {
   #pool: Pool | undefined;
   #allAnswered: (() => void) | undefined;
   #draining = false;
+  /** Set once the client asked about keepalive support, when the listener pings clients. */
+  #keepalive: ClientKeepalive | undefined;
 
   /** Makes a session for `client`. */
   constructor(client: Channel, options: SharedSessionOptions) {
@@ -103,9 +115,17 @@ export class SharedSession implements ClientSession, PoolClient {
     return this.#life.finished();
   }
 
-  /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
+  /**
+   * Why the client has outstayed one of its timeouts at `now`, or undefined; sends the
+   * keepalive pings libvirtd would send, and says when they went unanswered.
+   */
   expired(now: number): string | undefined {
-    return this.#life.expired(now, this.#calls.count);
+    const timedOut = this.#life.expired(now, this.#calls.count);
+    if (timedOut !== undefined || this.#keepalive === undefined) return timedOut;
+    const keepalive = this.#keepalive.tick(now, this.#life.clock.lastByteAt);
+    if (keepalive !== "ping") return keepalive;
+    this.#send(PING_FRAME);
+    return undefined;
   }
 
   /**
@@ -275,6 +295,9 @@ export class SharedSession implements ClientSession, PoolClient {
       case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
         const feature = readFirstInt(frame);
         if (feature === Feature.PROGRAM_KEEPALIVE) {
+          // libvirtd starts pinging a client that asks this; so does the proxy, in its place.
+          const settings = this.#options.keepalive;
+          if (settings !== undefined) this.#keepalive ??= new ClientKeepalive(settings);
           return this.#send(encodeOkReply(frame, encodeWords(1)));
         }
         if (feature === Feature.FD_PASSING || this.#pool === undefined) {
@@ -291,6 +314,9 @@ export class SharedSession implements ClientSession, PoolClient {
       case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
         // Answered here: a lost upstream closes this client's socket, which fires it.
         return this.#send(encodeOkReply(frame));
+      case RemoteProc.DOMAIN_CREATE_XML:
+      case RemoteProc.DOMAIN_CREATE_WITH_FLAGS:
+        return this.#refuseAutodestroy(frame);
       case RemoteProc.CONNECT_SET_IDENTITY:
         return this.#error(
           readHeader(frame),
@@ -299,6 +325,27 @@ export class SharedSession implements ClientSession, PoolClient {
         );
     }
     return NOT_LOCAL;
+  }
+
+  /**
+   * VIR_DOMAIN_START_AUTODESTROY ties a domain to the connection that started it: libvirtd
+   * destroys it when that connection closes, and a pool's connection outlives its clients. So
+   * the flag is refused here rather than leave the domain running after its client is gone.
+   */
+  #refuseAutodestroy(frame: Uint8Array): undefined | typeof NOT_LOCAL {
+    let flags: number | undefined;
+    try {
+      flags = domainStartFlags(frame);
+    } catch (error) {
+      return this.#error(readHeader(frame), errorMessage(error), ErrorCode.RPC);
+    }
+    if (flags === undefined || (flags & DOMAIN_START_AUTODESTROY) === 0) return NOT_LOCAL;
+    return this.#error(
+      readHeader(frame),
+      "Starting a domain with VIR_DOMAIN_START_AUTODESTROY is not supported through a shared " +
+        "virtmux listener: the upstream connection outlives the client, so the domain would too",
+      ErrorCode.OPERATION_UNSUPPORTED,
+    );
   }
 
   async #open(frame: Uint8Array): Promise<void> {
