@@ -217,6 +217,7 @@ export class AuditLog {
   #enqueue(body: string): void {
     this.#queue.push(body);
     this.#queuedBytes += body.length + RECORD_OVERHEAD;
+    this.#unsealed = true;
     this.#kick();
   }
 
@@ -267,7 +268,6 @@ export class AuditLog {
         await this.#files.append(lines.join("\n"), head);
         this.#stats.written += lines.length - 1;
         this.#stats.batches++;
-        this.#unsealed = true;
         this.#dirty = true;
       }
       if (this.#files.size >= this.#rotateBytes) {
@@ -287,7 +287,7 @@ export class AuditLog {
     this.#sealWanted = undefined;
     if (this.#keyStatePath === undefined || head.sealEpoch !== undefined || head.seq === 0) {
       await this.#files.sync();
-      this.#unsealed = false;
+      this.#unsealed = this.#queue.length > 0;
       return head;
     }
     const state = await readKeyState(this.#keyStatePath);
@@ -317,7 +317,7 @@ export class AuditLog {
     state.key.fill(0);
     this.#stats.written++;
     this.#stats.seals++;
-    this.#unsealed = false;
+    this.#unsealed = this.#queue.length > 0;
     return next;
   }
 

@@ -301,7 +301,7 @@ class ChainWalk {
           `the key given has id "${this.#keyId}": wrong key`,
       );
     }
-    const previousEpoch = previous?.record!.epoch as number | undefined;
+    const previousEpoch = previous?.record?.epoch as number | undefined;
     const expected = previousEpoch !== undefined
       ? previousEpoch + 1
       : result.fromGenesis
