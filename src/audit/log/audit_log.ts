@@ -253,7 +253,9 @@ export class AuditLog {
       const lines: string[] = [];
       let bytes = 0;
       let taken = 0;
-      while (taken < this.#queue.length && bytes < MAX_BATCH_BYTES) {
+      // Stop at the rotation size (give or take a record), so files stay near rotateBytes.
+      const limit = Math.min(MAX_BATCH_BYTES, this.#rotateBytes - Math.max(0, this.#files.size));
+      while (taken < this.#queue.length && (taken === 0 || bytes < limit)) {
         const body = this.#queue[taken++];
         bytes += body.length + RECORD_OVERHEAD;
         const line = recordLine(head.seq, head.prev, body);

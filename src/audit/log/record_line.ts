@@ -31,13 +31,17 @@ export interface ChainRecord {
 /**
  * The JSON text of a record's own fields, `time` first when the record has none.
  *
- * bigint values become exact JSON integers. Fields named `seq` or `prev` are overwritten by the
- * envelope when the line is made.
+ * bigint values become exact JSON integers. Fields named `seq` or `prev` are left out: the
+ * envelope's are the only ones.
  *
  * @param record a JSON-safe object
  * @param now the time to add when `record.time` is undefined
  */
 export function recordBody(record: Record<string, unknown>, now: () => Date): string {
+  if (Object.hasOwn(record, "seq") || Object.hasOwn(record, "prev")) {
+    const { seq: _seq, prev: _prev, ...rest } = record;
+    record = rest;
+  }
   let body: string;
   try {
     body = JSON.stringify(record);
