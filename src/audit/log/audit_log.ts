@@ -192,9 +192,7 @@ export class AuditLog {
 
   /** Writes everything queued, then a seal now (when sealing is configured). */
   async seal(): Promise<void> {
-    this.#sealWanted = "request";
-    this.#kick();
-    await this.flush();
+    await this.#sealAfterFlush("request");
   }
 
   /** Writes everything queued, seals, fsyncs and closes; later writes are refused. */
@@ -204,14 +202,20 @@ export class AuditLog {
     clearInterval(this.#sealTimer);
     clearTimeout(this.#syncTimer);
     this.#enqueueDropped();
-    if (this.#unsealed) this.#sealWanted = "close";
-    this.#kick();
     try {
-      await this.flush();
+      if (this.#unsealed) await this.#sealAfterFlush("close");
       await this.#files.sync();
     } finally {
       await this.#files.close();
     }
+  }
+
+  /** Writes the queue out, then a seal after its last record. */
+  async #sealAfterFlush(reason: SealReason): Promise<void> {
+    await this.flush();
+    this.#sealWanted = reason;
+    this.#kick();
+    await this.flush();
   }
 
   #enqueue(body: string): void {
