@@ -14,7 +14,7 @@ import {
   readKeyState,
   writeNewKeyFile,
 } from "../audit/log/key_file.ts";
-import { splitLines } from "../audit/log/log_reader.ts";
+import { collectLogFiles, splitLines } from "../audit/log/log_reader.ts";
 import { formatRecord } from "../audit/log/show.ts";
 import { verifyLog } from "../audit/log/verify.ts";
 import { formatVerifyResult, verifyExitCode } from "../audit/log/verify_report.ts";
@@ -116,18 +116,9 @@ async function show(args: string[], out: AuditOutput): Promise<number> {
   });
   if (values.help) return usage(out, AUDIT_SHOW_USAGE, 0);
   if (positionals.length === 0) return usage(out, AUDIT_SHOW_USAGE, 2, "show needs a FILE");
-  for (const path of positionals) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        out.error(`virtmux: cannot show "${path}": no such file`);
-        return 1;
-      }
-      throw error;
-    }
-    for (const line of splitLines(path, bytes)) {
+  const { files } = await collectLogFiles(positionals);
+  for (const path of files) {
+    for (const line of splitLines(path, await Deno.readFile(path))) {
       out.print(
         line.record === undefined
           ? `${path}:${line.line}: (not an audit record, ${line.bytes} bytes)`

@@ -54,7 +54,7 @@ export const AUDIT_USAGE = `Usage: virtmux audit COMMAND
 
   virtmux audit init-key --out FILE [--state FILE]       make the sealing key
   virtmux audit verify [--key FILE] [--state FILE] FILE|DIR...   check chain and seals
-  virtmux audit show FILE...                             one readable line per record`;
+  virtmux audit show FILE|DIR...                         one readable line per record`;
 
 /** Help of `virtmux audit init-key`. */
 export const AUDIT_INIT_KEY_USAGE = `Usage: virtmux audit init-key --out FILE [--state FILE]
@@ -76,7 +76,8 @@ reordered, truncated, bad_seal, resealed, wrong_key, malformed). A last line wit
 reported as torn by a crash. Exit 0 when valid, 1 on a failure.`;
 
 /** Help of `virtmux audit show`. */
-export const AUDIT_SHOW_USAGE = `Usage: virtmux audit show FILE...
+export const AUDIT_SHOW_USAGE = `Usage: virtmux audit show FILE|DIR...
 
 Prints one line per record: #seq time user@pid listener -> upstream PROCEDURE(object) = result
-latency, with whatever of these the record has.`;
+latency, with whatever of these the record has. Files (a DIR: its rotated files) are read in
+chain order.`;
