@@ -127,9 +127,10 @@ export class LockedLogFile {
    * them.
    */
   async append(lines: string, head: ChainHead): Promise<void> {
-    const file = this.#file!;
-    await writeAll(file, encoder.encode(lines));
-    this.#cachedEnd = (await file.stat()).size;
+    const bytes = encoder.encode(lines);
+    await writeAll(this.#file!, bytes);
+    // Under the lock nobody else appends: the file grew by exactly our bytes.
+    this.#cachedEnd += bytes.length;
     this.#cachedHead = head;
   }
 
