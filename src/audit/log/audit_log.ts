@@ -178,8 +178,18 @@ export class AuditLog {
       this.#droppedFirst ??= this.#now().toISOString();
       return RESOLVED;
     }
+    let body: string;
+    try {
+      body = recordBody(record, this.#now);
+    } catch (error) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot write a record to audit log "${this.#files.path}": ${errorMessage(error)}`,
+        ),
+      );
+    }
     this.#enqueueDropped();
-    this.#enqueue(recordBody(record, this.#now));
+    this.#enqueue(body);
     if (this.#queuedBytes < this.#maxBufferedBytes) return RESOLVED;
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }

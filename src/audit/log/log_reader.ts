@@ -80,8 +80,9 @@ export async function collectLogFiles(
       skipped.push({ path, reason: "empty" });
       continue;
     }
-    const record = parseRecordLine(first);
-    if (record === undefined && !explicit) {
+    const record = parseRecordLine(first.text);
+    // A lone line without newline may be a record torn by a crash: keep it, last, to report it.
+    if (record === undefined && !explicit && first.complete) {
       skipped.push({ path, reason: "not an audit log" });
       continue;
     }
@@ -159,11 +160,13 @@ export function splitLines(file: string, bytes: Uint8Array): LogLine[] {
   return lines;
 }
 
-async function firstLine(path: string): Promise<string | undefined> {
+/** The first line of a file, and whether a newline ends it; undefined for an empty file. */
+async function firstLine(path: string): Promise<{ text: string; complete: boolean } | undefined> {
   const file = await Deno.open(path, { read: true });
   try {
     const chunks: Uint8Array[] = [];
     const buffer = new Uint8Array(64 * 1024);
+    let complete = false;
     for (;;) {
       const n = await file.read(buffer);
       if (n === null) break;
@@ -171,19 +174,20 @@ async function firstLine(path: string): Promise<string | undefined> {
       const end = chunk.indexOf(NEWLINE);
       if (end >= 0) {
         chunks.push(chunk.subarray(0, end));
+        complete = true;
         break;
       }
       chunks.push(chunk);
     }
     const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    if (length === 0) return undefined;
+    if (length === 0 && !complete) return undefined;
     const all = new Uint8Array(length);
     let offset = 0;
     for (const chunk of chunks) {
       all.set(chunk, offset);
       offset += chunk.length;
     }
-    return decoder.decode(all);
+    return { text: decoder.decode(all), complete };
   } finally {
     file.close();
   }

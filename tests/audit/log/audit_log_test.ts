@@ -201,3 +201,14 @@ Deno.test("opening with a missing key state fails and names the file", async () 
     /Cannot read key ".*missing": no such file/,
   );
 });
+
+Deno.test("a record that is no JSON is refused by a rejection, and the log goes on", async () => {
+  await using fixture = await keyedDir();
+  const log = await AuditLog.open(fixture.path);
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  await assert.rejects(log.write(circular), /Cannot write a record to audit log ".*": /);
+  await log.write(callRecord(1));
+  await log.close();
+  assert.equal((await readLines(fixture.path)).length, 1);
+});

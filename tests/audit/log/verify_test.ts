@@ -274,3 +274,12 @@ Deno.test("a rotated file removed from the middle: deleted between two files", a
   assert.equal(result.failure?.line, 1);
   assert.match(result.failure!.message, /between ".*audit\.jsonl\.3" and ".*audit\.jsonl\.1"/);
 });
+
+Deno.test("an active file holding only a torn line right after a rotation is reported", async () => {
+  await using fixture = await keyedDir();
+  await writeLog(fixture, 30, 7, { rotateBytes: 3000, keep: 20 });
+  await Deno.writeTextFile(fixture.path, '{"seq":99,"prev":"0');
+  const result = await verifyLog([join(fixture.dir, "log")], { initialKey: fixture.initialKey });
+  assert.equal(result.failure, undefined, formatVerifyResult(result).join("\n"));
+  assert.deepEqual(result.tornLastLine, { file: fixture.path, line: 1, bytes: 19 });
+});
