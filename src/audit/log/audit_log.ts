@@ -158,7 +158,7 @@ export class AuditLog {
 
   /** Counters so far. */
   get stats(): AuditLogStats {
-    return { ...this.#stats, dropped: this.#stats.dropped };
+    return { ...this.#stats };
   }
 
   /**
@@ -248,15 +248,26 @@ export class AuditLog {
     this.#enqueue(body);
   }
 
+  /** Starts the drain loop unless it runs; only called with work queued or a seal wanted. */
   #kick(): void {
     if (this.#draining !== undefined || this.#failure !== undefined) return;
-    this.#draining = this.#drain().catch((error) => this.#fail(error)).finally(() => {
-      this.#draining = undefined;
-    });
+    if (this.#queue.length === 0 && this.#sealWanted === undefined) return;
+    this.#draining = this.#drain();
   }
 
+  /**
+   * Writes batches until nothing is left. The loop's last check and the reset of `#draining`
+   * run in one synchronous step, so a record queued at any moment is either seen by the loop or
+   * starts a new one.
+   */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 || this.#sealWanted !== undefined) await this.#writeBatch();
+    try {
+      while (this.#queue.length > 0 || this.#sealWanted !== undefined) await this.#writeBatch();
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#draining = undefined;
+    }
   }
 
   /** One locked round: the queued records (up to a bound), then a seal and rotation if due. */
