@@ -65,7 +65,8 @@ verification needs it, and whoever holds it can forge seals. The writer evolves 
 every seal, K(n+1) = SHA-256("virtmux-seal" || K(n)), and forgets the old key.`;
 
 /** Help of `virtmux audit verify`. */
-export const AUDIT_VERIFY_USAGE = `Usage: virtmux audit verify [--key FILE] [--state FILE] FILE|DIR...
+export const AUDIT_VERIFY_USAGE =
+  `Usage: virtmux audit verify [--key FILE] [--state FILE] FILE|DIR...
 
 Checks the hash chain of an audit log across its rotated files (a DIR stands for the files in
 it; they are put in chain order) and, with --key (the initial key from init-key), every seal.
