@@ -42,7 +42,7 @@ export function formatVerifyResult(result: VerifyResult): string[] {
     parts.push(`validated from ${result.firstTime} to ${result.lastTime ?? result.firstTime}`);
   }
   if (result.unsealed > 0 || result.seals > 0) {
-    parts.push(`final ${result.unsealed} records not sealed`);
+    parts.push(`final ${result.unsealed} record${result.unsealed === 1 ? "" : "s"} not sealed`);
   }
   lines.push(parts.join(", "));
   if (result.tornLastLine !== undefined) {

@@ -23,6 +23,22 @@ function writerCommand(args: (string | number)[]): Deno.Command {
   });
 }
 
+/** Size and last byte of a file (0 and undefined when it does not exist yet). */
+async function lastByte(path: string): Promise<{ size: number; byte?: number }> {
+  try {
+    using file = await Deno.open(path, { read: true });
+    const size = (await file.stat()).size;
+    if (size === 0) return { size };
+    await file.seek(size - 1, Deno.SeekMode.Start);
+    const byte = new Uint8Array(1);
+    await file.read(byte);
+    return { size, byte: byte[0] };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { size: 0 };
+    throw error;
+  }
+}
+
 /** Every record of the files in `dir`, parsed. */
 async function allRecords(dir: string): Promise<Record<string, unknown>[]> {
   const records: Record<string, unknown>[] = [];
@@ -122,4 +138,39 @@ Deno.test("a writer killed with SIGKILL leaves a log that verifies; the loss is 
     `  killed at ${rate} records/s (1 KB): acked ${acked + 1}, on disk ${lastWritten + 1}, ` +
       `lost ${Math.max(0, lost)}; verify: ${ending}`,
   );
+});
+
+Deno.test("killed mid-write of large records: torn last line exactly when no newline ends the file", async () => {
+  const verdicts: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await using fixture = await keyedDir();
+    const child = writerCommand([fixture.path, fixture.statePath, "big", 1000, 0, 2e6, 1e12, 2])
+      .spawn();
+    // Kill once the log has some size, preferably while a write is under way (a last byte that
+    // is no newline), to catch a write(2) half done.
+    const started = performance.now();
+    while (performance.now() - started < 20000) {
+      const tail = await lastByte(fixture.path);
+      if (tail.size > 10e6 && (tail.byte !== 0x0a || performance.now() - started > 3000)) break;
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    const bytes = await Deno.readFile(fixture.path);
+    const endsWithNewline = bytes.at(-1) === 0x0a;
+    const result = await verifyLog([fixture.path], {
+      initialKey: fixture.initialKey,
+      keyState: await readKeyState(fixture.statePath),
+    });
+    const report = formatVerifyResult(result).join("\n");
+    assert.equal(result.failure, undefined, report);
+    assert.equal(result.tornLastLine !== undefined, !endsWithNewline, report);
+    verdicts.push(
+      result.tornLastLine !== undefined
+        ? `torn last line (${result.tornLastLine.bytes} bytes)`
+        : `final ${result.unsealed} records not sealed`,
+    );
+  }
+  console.log(`  2 MB records, SIGKILL: ${verdicts.join("; ")}`);
 });
