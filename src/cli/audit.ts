@@ -44,11 +44,13 @@ export async function runAudit(args: string[], out: AuditOutput): Promise<number
     case "show":
       return await show(rest, out);
     case undefined:
+      out.error(AUDIT_USAGE);
+      return 2;
     case "help":
     case "--help":
     case "-h":
       out.print(AUDIT_USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
       out.error(`virtmux: unknown audit command "${command}"\n\n${AUDIT_USAGE}`);
       return 2;

@@ -58,7 +58,7 @@ export async function collectLogFiles(
       info = await Deno.stat(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
-        throw new Error(`Cannot verify "${path}": no such file or directory`);
+        throw new Error(`Cannot read audit log "${path}": no such file or directory`);
       }
       throw error;
     }
