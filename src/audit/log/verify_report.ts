@@ -16,6 +16,7 @@ export function formatVerifyResult(result: VerifyResult): string[] {
   const lines: string[] = [];
   for (const skipped of result.skipped) lines.push(`skipped "${skipped.path}": ${skipped.reason}`);
   if (result.files.length === 0) lines.push("no audit records found");
+  if (result.files.length > 1) lines.push(`files in chain order: ${result.files.join(" -> ")}`);
   if (result.firstSeq !== undefined && !result.fromGenesis) {
     lines.push(
       `note: the chain starts at seq ${result.firstSeq} (older files were rotated away); its ` +
