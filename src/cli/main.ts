@@ -13,6 +13,7 @@ import { fileExists } from "../uri/remote.ts";
 import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
+import { runAudit } from "./audit.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
 import {
@@ -83,6 +84,8 @@ export async function runCli(
         env.print(formatAliases(uriAliases(config)));
         return 0;
       });
+    case "audit":
+      return await guard(env, () => runAudit(rest, env));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);
