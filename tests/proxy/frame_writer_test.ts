@@ -141,7 +141,7 @@ Deno.test("send() writes in place when idle and queues a copy when a write is in
   await w.flushed();
 });
 
-Deno.test("enqueue refuses a frame that would take the queue past its bound: a slow reader", async () => {
+Deno.test("enqueue refuses a frame that would take the queue past its bound: a slow reader", () => {
   const channel = new ManualChannel(); // its writes never complete: the peer does not read
   const { w, errors } = writer(channel, 10);
   assert.equal(w.enqueue(new Uint8Array(4)), true); // in flight at once, still counted
