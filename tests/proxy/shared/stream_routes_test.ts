@@ -135,7 +135,7 @@ Deno.test("data for a client no longer attached is dropped, but its finish still
   assert.equal(t.routes.countOn(t.connection), 0);
 });
 
-Deno.test("a client leaving mid-stream aborts it upstream with an empty STREAM ERROR", async () => {
+Deno.test("a client leaving mid-stream aborts it upstream with an empty STREAM ERROR", () => {
   const t = setup();
   t.routes.abandon(t.client);
   assert.equal(t.fake.writes.length, 1);
