@@ -9,6 +9,7 @@ import {
   MessageType,
   Program,
 } from "../../../src/wire/constants.ts";
+import { writeAll } from "../../../src/transport/channel.ts";
 import { decodeErrorReply } from "../../../src/wire/error_reply.ts";
 import { readHeader, readU32 } from "../../../src/wire/header.ts";
 import { FakeDaemon, type FakeDaemonOptions, FakeProc } from "../../_helpers/fake_daemon.ts";
@@ -359,5 +360,36 @@ Deno.test("an upstream death answers the outstanding call, then closes the clien
   assert.equal(await c.source.next(), null, "then the client is closed");
   await c.running;
   assert.equal(c.session.closeReason, `Upstream ${LABEL} closed the connection`);
+  await t.finish();
+});
+
+Deno.test("a client that never reads its replies is closed when over 8 MiB would wait for it", async () => {
+  const t = await setup();
+  const c = await t.connect();
+  await c.open();
+  const other = await t.connect();
+  await other.open();
+  // Calls whose replies echo a body of almost 1 MiB; the client sends 12 and reads none.
+  const body = new Uint8Array((1 << 20) - 64).fill(0x5a);
+  const sending = (async () => {
+    for (let serial = 3; serial < 15; serial++) {
+      await writeAll(c.conn, frame({ procedure: PLAIN, serial, body }));
+    }
+  })().catch(() => {}); // the proxy may close the socket under the last writes
+  await waitUntil(() => c.session.closeReason !== "", "the slow reader to be closed", 15_000);
+  assert.match(c.session.closeReason, /^did not read its replies \(\d+ bytes waiting\)$/);
+  const waiting = Number(/\((\d+) bytes/.exec(c.session.closeReason)![1]);
+  const replyBytes = 28 + body.length;
+  assert.ok(
+    waiting <= 8 << 20 && waiting + replyBytes > 8 << 20,
+    `${waiting} bytes waiting: one more reply of ${replyBytes} would take it over 8 MiB`,
+  );
+  await c.running;
+  await sending;
+  // The upstream connection it shared is untouched: another client is still served.
+  const reply = await other.call(frame({ procedure: PLAIN, serial: 3, body: words(7) }));
+  assert.equal(readHeader(reply).status, MessageStatus.OK);
+  assert.equal(readU32(reply, 28), 7);
+  assert.equal(t.daemon.open.length, 1);
   await t.finish();
 });
