@@ -14,7 +14,12 @@ import { KeepaliveProc, MessageType, Program } from "../../src/wire/constants.ts
 import { readHeader } from "../../src/wire/header.ts";
 import { frame, FrameSource, words } from "../_helpers/frames.ts";
 import { startLibvirtd } from "./helpers/libvirtd.ts";
-import { assertNoLeftoverProcesses, spawnProcess, waitFor, waitForPath } from "./helpers/process.ts";
+import {
+  assertNoLeftoverProcesses,
+  spawnProcess,
+  waitFor,
+  waitForPath,
+} from "./helpers/process.ts";
 import { PYTHON, PYTHON_EVENT_PRELUDE, runPython } from "./helpers/python.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { virsh } from "./helpers/virsh.ts";
@@ -151,125 +156,139 @@ keepalive_count = 2
     if (!(await t.step(name, fn))) ok = false;
   };
   try {
-    await step(`${CLIENTS} clients: events after a SIGKILL and a SIGTERM restart, no close`, async () => {
-      const eventLog = join(dir, "virsh-event.log");
-      const watcher = spawnProcess("virsh", {
-        args: ["-c", via(shared), "event", "--all", "--loop"],
-        env: { LC_ALL: "C", HOME: dir },
-        logFile: eventLog,
-        name: "virsh event",
-      });
-      const running = runPython(SURVIVORS, [via(shared), dir, String(CLIENTS)], {
-        timeoutMs: 120000,
-      });
-      try {
-        await waitForPath(join(dir, "ready"), { timeoutMs: 60000 });
-        await waitFor("virsh event to register", async () => {
-          return (await virtmux.logText()).includes("virsh") ||
-            (await Deno.readTextFile(eventLog).catch(() => "")) !== "" || true;
+    await step(
+      `${CLIENTS} clients: events after a SIGKILL and a SIGTERM restart, no close`,
+      async () => {
+        const eventLog = join(dir, "virsh-event.log");
+        const watcher = spawnProcess("virsh", {
+          args: ["-c", via(shared), "event", "--all", "--loop"],
+          env: { LC_ALL: "C", HOME: dir },
+          logFile: eventLog,
+          name: "virsh event",
         });
-        await new Promise((resolve) => setTimeout(resolve, 500));
-
-        await libvirtd.kill(); // SIGKILL: calls in flight fail
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await libvirtd.restart();
-        await waitFor("the pool to register again", async () => {
-          return /event registrations made again/.test(await virtmux.logText());
-        }, { timeoutMs: 15000 });
-        await cycle();
-        await Deno.writeTextFile(join(dir, "go1"), "");
-        await waitForPath(join(dir, "seen1"), { timeoutMs: 30000 });
-
-        await libvirtd.restart(); // SIGTERM, then a fresh start
-        await waitFor("the pool to register again", async () => {
-          return ((await virtmux.logText()).match(/event registrations made again/g)?.length ??
-            0) >= 2;
-        }, { timeoutMs: 15000 });
-        await cycle();
-        await Deno.writeTextFile(join(dir, "go2"), "");
-      } finally {
-        await Deno.writeTextFile(join(dir, "go1"), "");
-        await Deno.writeTextFile(join(dir, "go2"), "");
-      }
-      const result = await running;
-      assert.equal(result.code, 0, result.stderr);
-      const report = JSON.parse(result.stdout.trim().split("\n").pop()!);
-      const expected = ["test:5", "test:2", "test:5", "test:2"]; // stopped, started, twice
-      for (const seen of report.events) assert.deepEqual(seen, expected);
-      assert.deepEqual(report.closed, {}, "no close callback fired");
-      assert.ok(report.busy.errors.length >= 1, "a call in flight at the kill got an error");
-      assert.match(report.busy.errors[0], /Upstream "pooled"/);
-      assert.ok(report.busy.after > 0, "calls succeed again after the restart");
-      const clients = await libvirtd.clientCount();
-      assert.ok(clients >= 1 && clients <= 2, `the daemon sees the pool only (${clients})`);
-
-      await watcher.kill();
-      const printed = await Deno.readTextFile(eventLog);
-      const stops = printed.match(/event 'lifecycle' for domain 'test': Stopped/g) ?? [];
-      assert.equal(stops.length, 2, printed);
-    });
-
-    await step("a call during the outage is served within restart_wait, refused after it", async () => {
-      await libvirtd.kill();
-      const opened = join(dir, "opened");
-      await Deno.remove(opened).catch(() => {});
-      // The client opens during the outage too: its open waits like its call.
-      const early = runPython(ONE_CALL, [via(shared), opened], { timeoutMs: 30000 });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      await libvirtd.restart();
-      const served = await early;
-      assert.equal(served.code, 0, served.stderr);
-      assert.match(served.stdout, /^ok 1/);
-
-      await libvirtd.kill();
-      const started = Date.now();
-      const late = await runPython(ONE_CALL, [via(shared), join(dir, "opened2")], {
-        timeoutMs: 30000,
-      });
-      assert.ok(Date.now() - started >= 5500, "it waited restart_wait (6 s)");
-      assert.match(late.stdout + late.stderr, /Upstream "pooled".*restart_wait/);
-      await libvirtd.restart();
-    });
-
-    await step("a dedicated client's close callback fires at once when its daemon dies", async () => {
-      const ready = join(dir, "close-ready");
-      const killed = join(dir, "close-killed");
-      const running = runPython(CLOSE_TIMER, [via(dedicated), ready, killed], { timeoutMs: 30000 });
-      await waitForPath(ready, { timeoutMs: 15000 });
-      await libvirtd.kill();
-      await Deno.writeTextFile(killed, "");
-      const result = await running;
-      assert.equal(result.code, 0, result.stderr);
-      const report = JSON.parse(result.stdout.trim());
-      assert.equal(report.fired, true);
-      assert.ok(report.seconds < 2, `close callback after ${report.seconds} s`);
-      await libvirtd.restart();
-    });
-
-    await step("a shared listener pings a client that asked, and drops it when unanswered", async () => {
-      const conn = await Deno.connect({ transport: "unix", path: pinged });
-      const frames = new FrameSource(conn);
-      try {
-        await conn.write(frame({ procedure: 60, serial: 1, body: words(10) })); // keepalive?
-        const reply = await frames.next();
-        assert.equal(readHeader(reply!).type, MessageType.REPLY);
-        const started = Date.now();
-        const ping = await frames.next();
-        assert.ok(ping);
-        assert.equal(readHeader(ping).program, Program.KEEPALIVE);
-        assert.equal(readHeader(ping).procedure, KeepaliveProc.PING);
-        // Unanswered: a second ping, then the close, (count + 1) intervals after the last byte.
-        assert.equal(readHeader((await frames.next())!).procedure, KeepaliveProc.PING);
-        assert.equal(await frames.next(), null);
-        const seconds = (Date.now() - started) / 1000;
-        assert.ok(seconds >= 1 && seconds < 6, `closed after ${seconds} s`);
-      } finally {
+        const running = runPython(SURVIVORS, [via(shared), dir, String(CLIENTS)], {
+          timeoutMs: 120000,
+        });
         try {
-          conn.close();
-        } catch { /* closed */ }
-      }
-      assert.match(await virtmux.logText(), /did not answer 2 keepalive pings/);
-    });
+          await waitForPath(join(dir, "ready"), { timeoutMs: 60000 });
+          await waitFor("virsh event to register", async () => {
+            return (await virtmux.logText()).includes("virsh") ||
+              (await Deno.readTextFile(eventLog).catch(() => "")) !== "" || true;
+          });
+          await new Promise((resolve) => setTimeout(resolve, 500));
+
+          await libvirtd.kill(); // SIGKILL: calls in flight fail
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await libvirtd.restart();
+          await waitFor("the pool to register again", async () => {
+            return /event registrations made again/.test(await virtmux.logText());
+          }, { timeoutMs: 15000 });
+          await cycle();
+          await Deno.writeTextFile(join(dir, "go1"), "");
+          await waitForPath(join(dir, "seen1"), { timeoutMs: 30000 });
+
+          await libvirtd.restart(); // SIGTERM, then a fresh start
+          await waitFor("the pool to register again", async () => {
+            return ((await virtmux.logText()).match(/event registrations made again/g)?.length ??
+              0) >= 2;
+          }, { timeoutMs: 15000 });
+          await cycle();
+          await Deno.writeTextFile(join(dir, "go2"), "");
+        } finally {
+          await Deno.writeTextFile(join(dir, "go1"), "");
+          await Deno.writeTextFile(join(dir, "go2"), "");
+        }
+        const result = await running;
+        assert.equal(result.code, 0, result.stderr);
+        const report = JSON.parse(result.stdout.trim().split("\n").pop()!);
+        const expected = ["test:5", "test:2", "test:5", "test:2"]; // stopped, started, twice
+        for (const seen of report.events) assert.deepEqual(seen, expected);
+        assert.deepEqual(report.closed, {}, "no close callback fired");
+        assert.ok(report.busy.errors.length >= 1, "a call in flight at the kill got an error");
+        assert.match(report.busy.errors[0], /Upstream "pooled"/);
+        assert.ok(report.busy.after > 0, "calls succeed again after the restart");
+        const clients = await libvirtd.clientCount();
+        assert.ok(clients >= 1 && clients <= 2, `the daemon sees the pool only (${clients})`);
+
+        await watcher.kill();
+        const printed = await Deno.readTextFile(eventLog);
+        const stops = printed.match(/event 'lifecycle' for domain 'test': Stopped/g) ?? [];
+        assert.equal(stops.length, 2, printed);
+      },
+    );
+
+    await step(
+      "a call during the outage is served within restart_wait, refused after it",
+      async () => {
+        await libvirtd.kill();
+        const opened = join(dir, "opened");
+        await Deno.remove(opened).catch(() => {});
+        // The client opens during the outage too: its open waits like its call.
+        const early = runPython(ONE_CALL, [via(shared), opened], { timeoutMs: 30000 });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await libvirtd.restart();
+        const served = await early;
+        assert.equal(served.code, 0, served.stderr);
+        assert.match(served.stdout, /^ok 1/);
+
+        await libvirtd.kill();
+        const started = Date.now();
+        const late = await runPython(ONE_CALL, [via(shared), join(dir, "opened2")], {
+          timeoutMs: 30000,
+        });
+        assert.ok(Date.now() - started >= 5500, "it waited restart_wait (6 s)");
+        assert.match(late.stdout + late.stderr, /Upstream "pooled".*restart_wait/);
+        await libvirtd.restart();
+      },
+    );
+
+    await step(
+      "a dedicated client's close callback fires at once when its daemon dies",
+      async () => {
+        const ready = join(dir, "close-ready");
+        const killed = join(dir, "close-killed");
+        const running = runPython(CLOSE_TIMER, [via(dedicated), ready, killed], {
+          timeoutMs: 30000,
+        });
+        await waitForPath(ready, { timeoutMs: 15000 });
+        await libvirtd.kill();
+        await Deno.writeTextFile(killed, "");
+        const result = await running;
+        assert.equal(result.code, 0, result.stderr);
+        const report = JSON.parse(result.stdout.trim());
+        assert.equal(report.fired, true);
+        assert.ok(report.seconds < 2, `close callback after ${report.seconds} s`);
+        await libvirtd.restart();
+      },
+    );
+
+    await step(
+      "a shared listener pings a client that asked, and drops it when unanswered",
+      async () => {
+        const conn = await Deno.connect({ transport: "unix", path: pinged });
+        const frames = new FrameSource(conn);
+        try {
+          await conn.write(frame({ procedure: 60, serial: 1, body: words(10) })); // keepalive?
+          const reply = await frames.next();
+          assert.equal(readHeader(reply!).type, MessageType.REPLY);
+          const started = Date.now();
+          const ping = await frames.next();
+          assert.ok(ping);
+          assert.equal(readHeader(ping).program, Program.KEEPALIVE);
+          assert.equal(readHeader(ping).procedure, KeepaliveProc.PING);
+          // Unanswered: a second ping, then the close, (count + 1) intervals after the last byte.
+          assert.equal(readHeader((await frames.next())!).procedure, KeepaliveProc.PING);
+          assert.equal(await frames.next(), null);
+          const seconds = (Date.now() - started) / 1000;
+          assert.ok(seconds >= 1 && seconds < 6, `closed after ${seconds} s`);
+        } finally {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+        assert.match(await virtmux.logText(), /did not answer 2 keepalive pings/);
+      },
+    );
   } finally {
     const result = await virtmux.stop();
     if (!ok) console.error((await virtmux.logText()).slice(-6000));

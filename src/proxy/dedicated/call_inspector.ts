@@ -70,8 +70,14 @@ export class CallInspector {
       const procedure = frameProcedure(frame);
       const denied = this.#options.policy?.refusal(program, procedure);
       if (denied !== undefined) return { message: denied, code: ErrorCode.OPERATION_DENIED };
-      // ADMIN's CONNECT_OPEN has the same number: either one counts for open_timeout.
-      if (procedure === RemoteProc.CONNECT_OPEN) this.#options.clock.opened = true;
+      // ADMIN's CONNECT_OPEN has the same number: either one counts for open_timeout (procedure 1
+      // of QEMU or LXC is something else).
+      if (
+        procedure === RemoteProc.CONNECT_OPEN &&
+        (program === Program.REMOTE || program === Program.ADMIN)
+      ) {
+        this.#options.clock.opened = true;
+      }
       if (program === Program.REMOTE) {
         if (procedure === RemoteProc.CONNECT_OPEN && this.#options.readonly) {
           // The flags word is found by decoding, not taken as the last word: libvirt ignores

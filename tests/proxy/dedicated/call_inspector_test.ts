@@ -119,12 +119,8 @@ Deno.test("CONNECT_OPEN counts for open_timeout, ADMIN's CONNECT_OPEN too", () =
   }
 });
 
-// BUG (call_inspector.ts): any program's procedure 1 counts as an open, so a client that sends
-// QEMU_PROC_DOMAIN_MONITOR_COMMAND or LXC's procedure 1 (refused by the daemon: not open) is never
-// closed by open_timeout. The shared session counts REMOTE's CONNECT_OPEN only.
 Deno.test({
   name: "procedure 1 of QEMU or LXC is not an open and does not stop open_timeout",
-  ignore: true,
   fn() {
     for (const program of [Program.QEMU, Program.LXC]) {
       const t = setup();
