@@ -4,7 +4,7 @@ import { ClientClock } from "../../../src/proxy/client_clock.ts";
 import { InflightCalls } from "../../../src/proxy/inflight.ts";
 import { Policy } from "../../../src/proxy/policy.ts";
 import { ErrorCode, MessageStatus, MessageType, Program } from "../../../src/wire/constants.ts";
-import { decodeOpenArgs } from "../../../src/wire/message.ts";
+import { decodeOpenArgs } from "../../../src/wire/open_args.ts";
 import { concat, frame, words } from "../../_helpers/frames.ts";
 
 const LISTENER = "/run/virtmux/test.sock";

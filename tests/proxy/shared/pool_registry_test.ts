@@ -3,7 +3,7 @@ import { Logger } from "../../../src/log/logger.ts";
 import { type PoolKey, PoolRegistry } from "../../../src/proxy/shared/pool_registry.ts";
 import type { UpstreamSpec } from "../../../src/proxy/spec.ts";
 import { parseUri } from "../../../src/uri/uri.ts";
-import { encodeOpenArgs } from "../../../src/wire/message.ts";
+import { encodeOpenArgs } from "../../../src/wire/open_args.ts";
 import { FakeDaemon } from "../../_helpers/fake_daemon.ts";
 import { waitUntil } from "../../_helpers/wait.ts";
 

@@ -67,6 +67,7 @@ Deno.test("a callback registration is keyed by program, procedure and every argu
     key: `${Program.REMOTE}:${DOMAIN_EVENT_CALLBACK_REGISTER_ANY}:${hex(args)}`,
     legacyEventId: -1,
     deregister: DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
+    args, // kept to register again after a daemon restart
   });
   const other = registerCall(DOMAIN_EVENT_CALLBACK_REGISTER_ANY, words(0, 8));
   assert.notEqual(other.key, registerCall(DOMAIN_EVENT_CALLBACK_REGISTER_ANY, args).key);
@@ -101,12 +102,14 @@ Deno.test("legacy registrations (105, 167) are keyed by their event id", () => {
     key: "legacy:0",
     legacyEventId: 0,
     deregister: 106,
+    args: new Uint8Array(0),
   });
   assert.deepEqual(classifyRegistrationCall(call(167, words(3))), {
     action: "register",
     key: "legacy:3",
     legacyEventId: 3,
     deregister: 168,
+    args: words(3),
   });
   assert.equal(registerCall(167).legacyEventId, 0, "no argument reads as event 0");
 });

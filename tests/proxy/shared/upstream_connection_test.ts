@@ -14,7 +14,7 @@ import {
   Program,
 } from "../../../src/wire/constants.ts";
 import { readHeader, readU32 } from "../../../src/wire/header.ts";
-import { encodeOpenArgs } from "../../../src/wire/message.ts";
+import { encodeOpenArgs } from "../../../src/wire/open_args.ts";
 import { FakeDaemon, type FakeDaemonOptions, FakeProc } from "../../_helpers/fake_daemon.ts";
 import { frame, FrameSource, words } from "../../_helpers/frames.ts";
 import { socketPair } from "../../_helpers/socket_pair.ts";
