@@ -25,6 +25,8 @@ export const NET_MESSAGE_MAX = 33554432;
 export const MAX_FRAME_BYTES = NET_MESSAGE_MAX + LENGTH_BYTES;
 /** libvirt's VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the stream chunk size. */
 export const LEGACY_PAYLOAD_MAX = 262120;
+/** libvirt's VIR_NET_MESSAGE_NUM_FDS_MAX: the most fds one *_WITH_FDS message may pass. */
+export const NUM_FDS_MAX = 32;
 
 /** RPC program numbers. */
 export const Program = {
