@@ -119,7 +119,7 @@ export class XdrReader {
     if (!this.#need(4, "float")) return 0;
     const value = this.view.getFloat32(this.pos);
     this.pos += 4;
-    return Number.isFinite(value) ? value : String(value);
+    return Number.isFinite(value) ? value + 0 : String(value); // + 0 turns -0 into 0
   }
 
   /** A 64-bit double; NaN and infinities as strings. */
@@ -127,7 +127,7 @@ export class XdrReader {
     if (!this.#need(8, "double")) return 0;
     const value = this.view.getFloat64(this.pos);
     this.pos += 8;
-    return Number.isFinite(value) ? value : String(value);
+    return Number.isFinite(value) ? value + 0 : String(value); // + 0 turns -0 into 0
   }
 
   /** A length word at most `max`, with that many bytes (padded to 4) left; -1 on failure. */
