@@ -182,11 +182,23 @@ function declarationType(
     case "optional":
       return ["optional", base];
     case "fixed":
+      if (isChar(type)) return ["chars", bound(shape.length), "fixed"];
       return ["fixed_array", base, bound(shape.length)];
     case "variable":
-      if (type.kind === "primitive" && type.name === "char") return ["chars", bound(shape.max)];
+      if (isChar(type)) {
+        return ["chars", bound(shape.max), declaration.name === "data" ? "bytes" : "text"];
+      }
       return ["array", base, bound(shape.max)];
   }
+}
+
+/**
+ * rpcgen sends each `char` of a `char x<N>` or `char x[N]` array as a 4-byte int. libvirt uses
+ * them for C strings (security labels and models, the node's CPU model), and for SASL payloads,
+ * the arrays named `data`, which are bytes.
+ */
+function isChar(type: XdrType): boolean {
+  return type.kind === "primitive" && (type.name === "char" || type.name === "unsigned char");
 }
 
 function baseType(type: XdrType, constants: Constants, where: string): TypeExpr {

@@ -85,6 +85,8 @@ export class DecoderCompiler {
         return (type[1] + 3) & ~3;
       case "uuid":
         return 16;
+      case "chars":
+        return type[2] === "fixed" ? type[1] * 4 : 4;
       case "fixed_array":
         return type[2] * this.minBytes(type[1]);
       case "struct":
@@ -117,8 +119,9 @@ export class DecoderCompiler {
       case "uuid":
         return (r) => r.uuid();
       case "chars": {
-        const max = type[1];
-        return (r) => r.chars(max);
+        const [, bound, form] = type;
+        if (form === "bytes") return (r) => r.charBytes(bound);
+        return form === "fixed" ? (r) => r.chars(bound, bound) : (r) => r.chars(-1, bound);
       }
       case "optional": {
         const inner = this.compile(type[1]);

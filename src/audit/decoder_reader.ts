@@ -196,12 +196,13 @@ export class XdrReader {
   }
 
   /**
-   * A `char<max>`: libvirt's C strings sent one 4-byte int per character, as text up to the first
-   * NUL (each int's low byte, as Latin-1).
+   * A `char` array holding a C string (`char x<max>`, or `char x[n]` when `fixed` is n, else -1):
+   * libvirt sends one 4-byte int per character, NUL included; the text stops at the first NUL
+   * (each int's low byte, read as Latin-1).
    */
-  chars(max: number): string {
-    const count = this.#length(max, 4, "char array");
-    if (count < 0) return "";
+  chars(fixed: number, max: number): string {
+    const count = fixed >= 0 ? fixed : this.#length(max, 4, "char array");
+    if (count < 0 || (fixed >= 0 && !this.#need(fixed * 4, `char[${fixed}]`))) return "";
     let text = "";
     let ended = false;
     for (let i = 0; i < count; i++) {
@@ -211,6 +212,18 @@ export class XdrReader {
       if (!ended) text += String.fromCharCode(code);
     }
     return text;
+  }
+
+  /** A `char data<max>` of bytes (SASL payloads), one 4-byte int each, as `{ length, base64 }`. */
+  charBytes(max: number): { length: number; base64: string } {
+    const count = this.#length(max, 4, "char array");
+    if (count < 0) return { length: 0, base64: "" };
+    const bytes = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      bytes[i] = this.view.getInt32(this.pos) & 0xff;
+      this.pos += 4;
+    }
+    return { length: count, base64: bytes.toBase64() };
   }
 
   /** An array count at most `max` whose elements (at least `minBytes` each) fit; -1 on failure. */

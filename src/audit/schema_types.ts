@@ -10,8 +10,9 @@
  *   are unique across the six files);
  * - `["string", max]`: `string<max>`; `["opaque", max]`: `opaque<max>`; `["fixed_opaque", n]`:
  *   `opaque[n]`; `["uuid"]`: `opaque[VIR_UUID_BUFLEN]`, shown as a canonical UUID;
- * - `["chars", max]`: `char<max>`, a C string libvirt sends one 4-byte int per character
- *   (security labels and models);
+ * - `["chars", n, form]`: a `char` array, which rpcgen sends one 4-byte int per character:
+ *   `form` is `"text"` for `char x<n>` holding a C string (security labels and models), `"fixed"`
+ *   for `char x[n]` holding one (the node's CPU model), `"bytes"` for `char data<n>` (SASL);
  * - `["array", T, max]`: `T<max>`; `["fixed_array", T, n]`: `T[n]`; `["optional", T]`: `T *`;
  * - `["struct", { field: T, ... }]` (fields in wire order);
  * - `["union", discriminantName, discriminantType, arms, defaultArm?]`, each arm
@@ -45,7 +46,7 @@ export type TypeExpr =
   | readonly ["opaque", number]
   | readonly ["fixed_opaque", number]
   | readonly ["uuid"]
-  | readonly ["chars", number]
+  | readonly ["chars", number, "text" | "fixed" | "bytes"]
   | readonly ["array", TypeExpr, number]
   | readonly ["fixed_array", TypeExpr, number]
   | readonly ["optional", TypeExpr]

@@ -93,9 +93,19 @@ export function encodeValue(w: Writer, type: TypeExpr, value: unknown): void {
     case "uuid":
       return w.raw(Uint8Array.fromHex((value as string).replaceAll("-", "")));
     case "chars": {
-      // libvirt sends the C string with its NUL (remote_daemon_dispatch.c: strlen + 1).
-      const text = `${value as string}\0`;
-      w.u32(text.length);
+      const [, bound, form] = type;
+      if (form === "bytes") {
+        const bytes = Uint8Array.fromBase64((value as { base64: string }).base64);
+        w.u32(bytes.length);
+        for (const byte of bytes) w.u32(byte);
+        return;
+      }
+      // libvirt sends the C string with its NUL (remote_daemon_dispatch.c: strlen + 1); a fixed
+      // array is NUL-padded to its size.
+      const text = form === "fixed"
+        ? (value as string).padEnd(bound, "\0")
+        : `${value as string}\0`;
+      if (form === "text") w.u32(text.length);
       for (const char of text) w.u32(char.charCodeAt(0));
       return;
     }
