@@ -221,7 +221,9 @@ function body(
 ): void {
   if (decode !== null) {
     const value = decode(r);
-    if (value !== undefined) result[field as "args"] = value;
+    if (value !== undefined && (!r.failed || typeof value === "object")) {
+      result[field as "args"] = value;
+    }
     if (r.failed) return r.under(field);
   }
   if (r.pos !== r.end) {

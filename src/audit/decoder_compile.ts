@@ -128,9 +128,12 @@ export class DecoderCompiler {
         return (r) => r.u32() === 0 || r.failed ? null : inner(r);
       }
       case "array":
-        return this.#array(this.compile(type[1]), type[2], this.minBytes(type[1]), false);
-      case "fixed_array":
-        return this.#array(this.compile(type[1]), type[2], 0, true);
+      case "fixed_array": {
+        const fixed = type[0] === "fixed_array";
+        const element = this.compile(type[1]);
+        const minBytes = fixed ? 0 : this.minBytes(type[1]);
+        return this.#array(element, type[2], minBytes, fixed, this.#compound(type[1]));
+      }
       case "struct":
         return this.#struct(type[1]);
       case "union":
@@ -140,7 +143,26 @@ export class DecoderCompiler {
     }
   }
 
-  #array(element: Decode, bound: number, minBytes: number, fixed: boolean): Decode {
+  /**
+   * Whether a value of `type` is a struct, union or array, whose partial value is worth keeping
+   * when decoding fails inside it (a failed scalar read only returns a placeholder).
+   */
+  #compound(type: TypeExpr): boolean {
+    if (typeof type === "string") {
+      const named = this.#types.get(type);
+      return named !== undefined && this.#compound(named);
+    }
+    if (type[0] === "optional") return this.#compound(type[1]);
+    return ["struct", "union", "array", "fixed_array"].includes(type[0]);
+  }
+
+  #array(
+    element: Decode,
+    bound: number,
+    minBytes: number,
+    fixed: boolean,
+    compound: boolean,
+  ): Decode {
     return (r) => {
       const count = fixed ? bound : r.count(bound, minBytes);
       const items: unknown[] = [];
@@ -148,7 +170,7 @@ export class DecoderCompiler {
         const item = element(r);
         if (r.failed) {
           r.under(`${i}`);
-          if (item !== undefined) items.push(item);
+          if (compound && item != null) items.push(item);
           return items;
         }
         items.push(item);
@@ -160,6 +182,7 @@ export class DecoderCompiler {
   #struct(fields: Readonly<Record<string, TypeExpr>>): Decode {
     const names = Object.keys(fields);
     const decoders = names.map((name) => this.compile(fields[name]));
+    const compound = names.map((name) => this.#compound(fields[name]));
     const count = names.length;
     return (r) => {
       const value: Record<string, unknown> = {};
@@ -167,7 +190,7 @@ export class DecoderCompiler {
         const field = decoders[i](r);
         if (r.failed) {
           r.under(names[i]);
-          if (field !== undefined) value[names[i]] = field;
+          if (compound[i] && field != null) value[names[i]] = field;
           return value;
         }
         value[names[i]] = field;
@@ -183,28 +206,35 @@ export class DecoderCompiler {
     defaultArm: UnionArm | undefined,
   ): Decode {
     // Keyed by the discriminant word read as a signed int, whatever its declared type.
-    const byCase = new Map<number, [string | null, Decode]>();
+    const byCase = new Map<number, [string | null, Decode, boolean]>();
     for (const [cases, name, type] of arms) {
-      for (const value of cases) byCase.set(value | 0, [name, this.compile(type)]);
+      const decode = this.compile(type);
+      for (const value of cases) byCase.set(value | 0, [name, decode, this.#compound(type)]);
     }
-    const fallback: [string | null, Decode] | undefined = defaultArm &&
-      [defaultArm[1], this.compile(defaultArm[2])];
+    const fallback: [string | null, Decode, boolean] | undefined = defaultArm &&
+      [defaultArm[1], this.compile(defaultArm[2]), this.#compound(defaultArm[2])];
     return (r) => {
       const start = r.pos;
       const value = readDiscriminant(r);
+      if (r.failed) {
+        r.under(discriminant);
+        return {};
+      }
       const result: Record<string, unknown> = { [discriminant]: value };
-      if (r.failed) return result;
       const arm = byCase.get(r.view.getInt32(start)) ?? fallback;
       if (!arm) {
         r.fail(`a case of union ${discriminant}, found ${value}`, start);
         r.under(discriminant);
         return result;
       }
-      const [name, decode] = arm;
+      const [name, decode, compound] = arm;
       if (name === null) return result;
       const armValue = decode(r);
-      if (armValue !== undefined) result[name] = armValue;
-      if (r.failed) r.under(name);
+      if (!r.failed) result[name] = armValue;
+      else {
+        if (compound && armValue != null) result[name] = armValue;
+        r.under(name);
+      }
       return result;
     };
   }
