@@ -22,7 +22,13 @@ import { SCHEMA_KEEPALIVE } from "./schema_keepalive.ts";
 import { SCHEMA_LXC } from "./schema_lxc.ts";
 import { SCHEMA_QEMU } from "./schema_qemu.ts";
 import { SCHEMA_REMOTE } from "./schema_remote.ts";
-import type { ProcedureSchema, ProgramSchema, SchemaFile, TypeExpr } from "./schema_types.ts";
+import type {
+  AccessClass,
+  ProcedureSchema,
+  ProgramSchema,
+  SchemaFile,
+  TypeExpr,
+} from "./schema_types.ts";
 import { SCHEMA_VIRNET } from "./schema_virnet.ts";
 
 export type {
@@ -67,4 +73,45 @@ export const SCHEMA_PROGRAMS: ReadonlyMap<number, ProgramSchema> = new Map(
  */
 export function procedureSchema(program: number, procedure: number): ProcedureSchema | undefined {
   return SCHEMA_PROGRAMS.get(program)?.procedures[procedure];
+}
+
+/** What the audit policy needs to know of a procedure from the header alone. */
+export interface AuditProcedure {
+  /** The program's name, such as `REMOTE`. */
+  program: string;
+  /** The procedure's name without `<PROG>_PROC_`, such as `DOMAIN_DESTROY`. */
+  procedure: string;
+  /** `read` or `write`, from the procedure's `@acl` annotations (see tools/gen_schema.ts). */
+  access: AccessClass;
+  /** The stream the call opens, if any (`read`: data flows from the daemon). */
+  stream?: "read" | "write";
+}
+
+/**
+ * Names and classifies a procedure without decoding anything, for `metadata`-level records and
+ * policy rules matched on names, globs and read/write class.
+ *
+ * @param program The program number of the header.
+ * @param procedure The procedure number of the header.
+ * @returns `undefined` when the program or procedure is unknown.
+ *
+ * @example Classify DOMAIN_DESTROY
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeProcedure } from "./schema.ts";
+ *
+ * assert.deepEqual(describeProcedure(0x20008086, 12), {
+ *   program: "REMOTE",
+ *   procedure: "DOMAIN_DESTROY",
+ *   access: "write",
+ * });
+ * ```
+ */
+export function describeProcedure(program: number, procedure: number): AuditProcedure | undefined {
+  const schema = SCHEMA_PROGRAMS.get(program);
+  const found = schema?.procedures[procedure];
+  if (!schema || !found) return undefined;
+  const described: AuditProcedure = { program: schema.name, procedure: found[0], access: found[4] };
+  if (found[5]) described.stream = found[5];
+  return described;
 }

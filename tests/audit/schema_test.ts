@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { decodeFrame } from "../../src/audit/decoder.ts";
 import { DecoderCompiler } from "../../src/audit/decoder_compile.ts";
-import { SCHEMA_PROGRAMS, SCHEMA_TYPES } from "../../src/audit/schema.ts";
+import { describeProcedure, SCHEMA_PROGRAMS, SCHEMA_TYPES } from "../../src/audit/schema.ts";
 import { MessageType } from "../../src/wire/constants.ts";
 import {
   ADMIN_PROCEDURES,
@@ -74,11 +74,13 @@ Deno.test("100% of procedures have resolvable body types or a documented empty b
   assert.deepEqual(empty.sort(), [...EMPTY_BODIES].sort());
 });
 
-Deno.test("every named type compiles and has a sane minimum size", () => {
+Deno.test("every named type compiles and takes at least 4 bytes on the wire", () => {
+  // No zero-size type means an array count is always bounded by the bytes left in the frame
+  // (XdrReader.count), so a forged count cannot make the decoder loop or allocate beyond them.
   const compiler = new DecoderCompiler(SCHEMA_TYPES);
   for (const name of SCHEMA_TYPES.keys()) {
     assert.equal(typeof compiler.named(name), "function");
-    assert.ok(compiler.minBytes(name) >= 0, name);
+    assert.ok(compiler.minBytes(name) >= 4, name);
   }
 });
 
@@ -133,4 +135,20 @@ Deno.test("nothing in src/wire or src/proxy imports src/audit", async () => {
     };
     await walk(root);
   }
+});
+
+Deno.test("describeProcedure names and classifies from the header numbers alone", () => {
+  assert.deepEqual(describeProcedure(0x20008086, 211), {
+    program: "REMOTE",
+    procedure: "DOMAIN_SCREENSHOT",
+    access: "read",
+    stream: "read",
+  });
+  assert.deepEqual(describeProcedure(0x06900690, 11), {
+    program: "ADMIN",
+    procedure: "CLIENT_CLOSE",
+    access: "write",
+  });
+  assert.equal(describeProcedure(0x20008086, 99999), undefined);
+  assert.equal(describeProcedure(1, 1), undefined);
 });
