@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type DecodedMessage, decodeFrame } from "../../src/audit/decoder.ts";
+import { objectOf } from "../../src/audit/decoder_object.ts";
 import { StreamSummary } from "../../src/audit/decoder_stream.ts";
 import { type CapturedFrame, readLibvirtdCapture } from "./_fixture.ts";
 import { encodeMessage } from "./_xdr_encoder.ts";
@@ -163,4 +164,21 @@ Deno.test("the screenshot stream summarises to bytes, chunks and a finished outc
       (one("DOMAIN_SCREENSHOT", "REPLY").ret as { mime: string }).mime,
     "image/png",
   );
+});
+
+Deno.test("objectOf finds the domain a call acts on, in its args or its reply", () => {
+  const destroy = one("DOMAIN_DESTROY", "CALL");
+  assert.deepEqual(objectOf(0x20008086, 12, destroy.args), {
+    kind: "domain",
+    name: "audit-vm",
+    uuid: "0b8b3f5e-6f2a-4c8e-9d43-5a1b2c3d4e5f",
+    id: 2,
+  });
+  const lookup = find("DOMAIN_LOOKUP_BY_NAME", "CALL")[0].message;
+  const reply = one("DOMAIN_LOOKUP_BY_NAME", "REPLY");
+  assert.equal(objectOf(0x20008086, 23, lookup.args, reply.ret)?.name, "test");
+  assert.equal(objectOf(0x20008086, 23, lookup.args), undefined);
+  const threadpool = one("SERVER_GET_THREADPOOL_PARAMETERS", "CALL");
+  assert.deepEqual(objectOf(0x06900690, 6, threadpool.args), { kind: "server", name: "libvirtd" });
+  assert.equal(objectOf(0x20008086, 1, one("CONNECT_OPEN", "CALL").args), undefined);
 });
