@@ -3,7 +3,7 @@
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
  * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls.
+ * tls, decode.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
 import { progress } from "./figures/_interleave.ts";
+import { measureAuditDecode } from "./figures/audit_decode.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measurePythonThreads } from "./figures/python_threads.ts";
 import {
@@ -241,6 +242,11 @@ async function main(): Promise<void> {
         prefix: NOFILE,
       });
       figures.push(figure);
+      await save();
+    }
+
+    if (want("decode")) {
+      figures.push(await measureAuditDecode({ rounds: plan.rounds }));
       await save();
     }
 

@@ -18,6 +18,8 @@ export const APT_PACKAGES = [
   "socat",
   "openssl",
   "netcat-openbsd",
+  "tshark",
+  "libvirt-wireshark",
 ];
 
 /** The command that installs {@linkcode APT_PACKAGES}. */
@@ -44,6 +46,11 @@ export const REQUIREMENTS: Requirement[] = [
   { name: "ssh", probe: ["ssh", "-V"] },
   { name: "ssh-keygen", probe: ["sh", "-c", "command -v ssh-keygen"] },
   { name: "nc", probe: ["sh", "-c", "command -v nc"] },
+  { name: "tshark", probe: ["tshark", "-v"] },
+  {
+    name: "libvirt-wireshark",
+    probe: ["sh", "-c", "ls /usr/lib/*/wireshark/plugins/*/epan/libvirt.so"],
+  },
 ];
 
 /** Test counts from deno test's summary line. */

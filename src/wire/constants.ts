@@ -27,6 +27,8 @@ export const MAX_FRAME_BYTES = NET_MESSAGE_MAX + LENGTH_BYTES;
 export const LEGACY_PAYLOAD_MAX = 262120;
 /** REMOTE_STRING_MAX (remote_protocol.x): the longest string libvirt's XDR decoder accepts. */
 export const STRING_MAX = 4194304;
+/** libvirt's VIR_NET_MESSAGE_NUM_FDS_MAX: the most fds one *_WITH_FDS message may pass. */
+export const NUM_FDS_MAX = 32;
 
 /** RPC program numbers. */
 export const Program = {
