@@ -19,6 +19,7 @@ import {
 import { ErrorCode } from "../wire/constants.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { refuseClient } from "./refuse_client.ts";
+import type { SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
 import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
@@ -40,6 +41,8 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Dials an upstream; replaceable in tests. Defaults to {@linkcode dial}. */
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
+  /** Watches sessions (audit, metrics); undefined: nothing watches. */
+  observers?: SessionObservers;
 }
 
 /** A listening socket and the spec new clients get (replaced on reload). */
@@ -277,6 +280,15 @@ export class Server {
           continue;
         }
         log.info("Client connected");
+        const observer = this.#options.observers?.observe({
+          listener: spec.socket,
+          client: id,
+          ...(accepted.peer && {
+            uid: accepted.peer.uid,
+            gid: accepted.peer.gid,
+            pid: accepted.peer.pid,
+          }),
+        }, { name: spec.upstream.name, uri: spec.upstream.uri.text, shared: spec.upstream.share });
         const session: ClientSession = spec.upstream.share
           ? new SharedSession(conn, {
             id,
@@ -289,6 +301,7 @@ export class Server {
             timeouts: spec.timeouts,
             poolFor: (name, flags) => this.#pool(spec, name, flags),
             keepalive: spec.clientKeepalive,
+            observer,
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,
@@ -299,6 +312,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            observer,
           });
         this.#sessions.set(session, runtime);
         runtime.clients.open++;

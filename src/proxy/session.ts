@@ -15,6 +15,7 @@ import { encodeErrorReply } from "../wire/error_reply.ts";
 import type { FrameError } from "../wire/frame_check.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import type { FrameWriter } from "./frame_writer.ts";
+import type { SessionObserver } from "./observer.ts";
 import type { Policy } from "./policy.ts";
 
 /** What the server needs of a client session, dedicated or shared. */
@@ -51,6 +52,8 @@ export interface SessionOptions {
   policy?: Policy;
   /** Client timeouts, checked by {@linkcode ClientSession.expired}. */
   timeouts?: ClientTimeouts;
+  /** Watches the session's frames (audit, metrics); undefined: nothing watches. */
+  observer?: SessionObserver;
 }
 
 /** The open/closed state of a session, its close reason and its clock. */

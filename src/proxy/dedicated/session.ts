@@ -23,6 +23,7 @@ import {
   type SessionOptions,
 } from "../session.ts";
 import { describeError } from "../upstream_error.ts";
+import type { SessionObserver } from "../observer.ts";
 import { CallInspector } from "./call_inspector.ts";
 
 /** Options for {@linkcode DedicatedSession}. */
@@ -62,6 +63,8 @@ export class DedicatedSession implements ClientSession {
   readonly #inflight: InflightCalls;
   readonly #life: SessionLifecycle;
   readonly #inspector: CallInspector;
+  /** Watches the frames; undefined when nothing does. */
+  readonly #observer: SessionObserver | undefined;
   #upstreamChannel: Channel | undefined;
   /** The client has closed its side: the upstream's end that follows is expected. */
   #clientEnded = false;
@@ -80,6 +83,7 @@ export class DedicatedSession implements ClientSession {
     this.#log = options.logger;
     this.#inflight = new InflightCalls(options.maxInflight);
     this.#life = new SessionLifecycle(options.timeouts);
+    this.#observer = options.observer;
     this.#inspector = new CallInspector({
       readonly: options.readonly === true,
       policy: options.policy,
@@ -154,6 +158,7 @@ export class DedicatedSession implements ClientSession {
     this.#inflight.takeAll();
     closeQuietly(this.#client);
     closeQuietly(this.#upstreamChannel);
+    this.#observer?.closed(reason);
     this.#log.debug("Session closed", { reason });
   }
 
@@ -176,6 +181,7 @@ export class DedicatedSession implements ClientSession {
     });
     const inflight = this.#inflight;
     const inspector = this.#inspector;
+    const observer = this.#observer;
     const clock = this.#life.clock;
     // A large run's write overlaps the next read (its bytes stay put: space(true)).
     let writing: Promise<void> | undefined;
@@ -208,6 +214,8 @@ export class DedicatedSession implements ClientSession {
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
+            const watched = observer?.fromClient(frame);
+            if (watched !== undefined) await watched;
             const verdict = inspector.inspect(frame);
             if (verdict === undefined) {
               if (runStart < 0) runStart = frame.byteOffset;
@@ -290,6 +298,8 @@ export class DedicatedSession implements ClientSession {
             if (type === MessageType.REPLY || type === MessageType.REPLY_WITH_FDS) {
               inflight.delete(frameSerial(frame));
             }
+            const watched = this.#observer?.toClient(frame);
+            if (watched !== undefined) await watched;
             if (runStart < 0) runStart = frame.byteOffset;
             runEnd = frame.byteOffset + frame.length;
           }
@@ -331,10 +341,9 @@ export class DedicatedSession implements ClientSession {
 
   /** Queues an error reply to the call `header` for the client. */
   #answer(header: Header, message: string, code: number): void {
-    this.#clientWriter.enqueue(
-      encodeErrorReply(header, message, { code, domain: ErrorDomain.RPC }),
-      true,
-    );
+    const reply = encodeErrorReply(header, message, { code, domain: ErrorDomain.RPC });
+    void this.#observer?.toClient(reply);
+    this.#clientWriter.enqueue(reply, true);
   }
 
   /**

@@ -42,6 +42,7 @@ import { decodeOpenArgs } from "../../wire/open_args.ts";
 import { DOMAIN_START_AUTODESTROY, domainStartFlags } from "../../wire/domain_start.ts";
 import { CallGate } from "../call_gate.ts";
 import { ClientKeepalive, type KeepaliveSettings } from "../client_keepalive.ts";
+import type { SessionObserver } from "../observer.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { closeQuietly } from "../refuse_client.ts";
 import {
@@ -98,7 +99,11 @@ export class SharedSession implements ClientSession, PoolClient {
     this.#log = options.logger;
     this.#life = new SessionLifecycle(options.timeouts);
     this.#calls = new CallGate(options.maxInflight);
+    this.#observer = options.observer;
   }
+
+  /** Watches the frames; undefined when nothing does. */
+  readonly #observer: SessionObserver | undefined;
 
   /** Calls forwarded and not yet answered. */
   get inflight(): number {
@@ -134,6 +139,12 @@ export class SharedSession implements ClientSession, PoolClient {
    */
   deliver(frame: Uint8Array): Promise<void> | undefined {
     if (this.#life.closed) return undefined;
+    const watched = this.#observer?.toClient(frame);
+    if (watched !== undefined) return watched.then(() => this.#deliver(frame));
+    return this.#deliver(frame);
+  }
+
+  #deliver(frame: Uint8Array): Promise<void> | undefined {
     const type = frameType(frame);
     if (type === MessageType.REPLY) this.#replied();
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
@@ -175,6 +186,7 @@ export class SharedSession implements ClientSession, PoolClient {
     this.#calls.wake();
     this.#allAnswered?.();
     closeQuietly(this.#client);
+    this.#observer?.closed(reason);
     this.#log.debug("Session closed", { reason });
   }
 
@@ -208,6 +220,8 @@ export class SharedSession implements ClientSession, PoolClient {
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
+            const watched = this.#observer?.fromClient(frame);
+            if (watched !== undefined) await watched;
             const handled = this.#handle(frame);
             if (handled !== undefined) await handled;
           }
@@ -405,6 +419,7 @@ export class SharedSession implements ClientSession, PoolClient {
 
   /** Queues a reply the proxy made itself. */
   #send(reply: Uint8Array): undefined {
+    void this.#observer?.toClient(reply);
     if (!this.#writer.enqueue(reply, true)) {
       this.close(`did not read its replies (${this.#writer.queuedBytes} bytes waiting)`);
     }
