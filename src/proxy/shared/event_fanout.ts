@@ -114,10 +114,11 @@ export class EventFanout {
       ));
     }
     registrations.part(held, client);
-    if (held.clients.size > 0 || held.connection === undefined) {
+    if (held.clients.size > 0 || held.connection === undefined || held.replaying) {
       // Others still use it: the daemon keeps it; this client just stops getting its events.
-      // Or it waits for a restarted daemon: then it is simply not registered again.
-      if (held.clients.size === 0) registrations.remove(held);
+      // Or it waits for a restarted daemon: then it is simply not registered again (an orphan),
+      // or undone once the daemon confirms it again (being replayed).
+      if (held.clients.size === 0 && held.connection === undefined) registrations.remove(held);
       return client.deliver(encodeOkReply(frame, deregistrationReply(held)));
     }
     if (held.daemonCallbackId !== held.callbackId && held.legacyEventId < 0) {
@@ -134,7 +135,6 @@ export class EventFanout {
    * `client` is the caller, if still attached. Returns deliveries to wait for.
    */
   replied(
-    connection: UpstreamConnection,
     registration: Registration,
     ok: boolean,
     frame: Uint8Array,
@@ -142,9 +142,7 @@ export class EventFanout {
     deliveries: (Promise<void> | undefined)[],
   ): void {
     const registrations = this.registrations;
-    if (registration.confirmed && registration.connection === undefined) {
-      return this.#replayed(connection, registration, ok, frame);
-    }
+    if (registration.replaying) return this.#replayed(registration, ok, frame);
     if (ok) registrations.confirm(registration, readFirstInt(frame) ?? -1);
     else registrations.remove(registration);
     for (const waiter of registration.waiting) {
@@ -203,6 +201,7 @@ export class EventFanout {
   replay(connection: UpstreamConnection): number {
     const orphans = this.registrations.orphans();
     for (const registration of orphans) {
+      this.registrations.replaying(registration, connection);
       this.#options.callOwn(
         connection,
         registration.program,
@@ -216,14 +215,9 @@ export class EventFanout {
   }
 
   /** The daemon answered a registration made again after a restart. */
-  #replayed(
-    connection: UpstreamConnection,
-    registration: Registration,
-    ok: boolean,
-    frame: Uint8Array,
-  ): void {
+  #replayed(registration: Registration, ok: boolean, frame: Uint8Array): void {
     if (ok) {
-      this.registrations.adopt(registration, connection, readFirstInt(frame) ?? -1);
+      this.registrations.adopt(registration, readFirstInt(frame) ?? -1);
       if (registration.clients.size === 0) this.#undo(registration); // everyone left meanwhile
       return;
     }

@@ -447,7 +447,7 @@ export class Pool implements UpstreamHandler {
       return client.deliver(frame);
     }
     const deliveries: (Promise<void> | undefined)[] = [];
-    this.#events.replied(connection, call.registration, ok, frame, client, deliveries);
+    this.#events.replied(call.registration, ok, frame, client, deliveries);
     if (client !== undefined) {
       patchSerial(frame, call.clientSerial);
       deliveries.push(client.deliver(frame));

@@ -64,6 +64,8 @@ export interface Registration {
   readonly args: Uint8Array;
   /** Whether the daemon has confirmed it. */
   confirmed: boolean;
+  /** Being registered again on `connection` after a daemon restart; not confirmed there yet. */
+  replaying: boolean;
   /** Clients receiving its events. */
   readonly clients: Set<PoolClient>;
   /** Clients waiting for the daemon's answer to the registering call. */
@@ -227,6 +229,7 @@ export class Registrations {
       daemonCallbackId: -1,
       args: call.args,
       confirmed: false,
+      replaying: false,
       clients: new Set(),
       waiting: [],
       leaving: undefined,
@@ -270,11 +273,16 @@ export class Registrations {
         this.remove(registration);
         continue;
       }
+      registration.connection = undefined;
+      if (registration.replaying) {
+        registration.replaying = false; // lost again before the daemon answered: still an orphan
+        orphans.push(registration);
+        continue;
+      }
       this.#countOn(connection, -1);
       if (this.#byDaemonCallbackId.get(registration.daemonCallbackId) === registration) {
         this.#byDaemonCallbackId.delete(registration.daemonCallbackId);
       }
-      registration.connection = undefined;
       registration.daemonCallbackId = -1;
       orphans.push(registration);
     }
@@ -286,9 +294,16 @@ export class Registrations {
     return [...this.#byKey.values()].filter((r) => r.confirmed && r.connection === undefined);
   }
 
-  /** An orphan was registered again on `connection`; the daemon calls it `callbackId` now. */
-  adopt(registration: Registration, connection: UpstreamConnection, callbackId: number): void {
+  /** An orphan's registering call goes again on `connection`; it is no orphan from now on. */
+  replaying(registration: Registration, connection: UpstreamConnection): void {
     registration.connection = connection;
+    registration.replaying = true;
+  }
+
+  /** The daemon confirmed a registration made again; it calls it `callbackId` now. */
+  adopt(registration: Registration, callbackId: number): void {
+    registration.replaying = false;
+    const connection = registration.connection!;
     this.#countOn(connection, 1);
     if (registration.legacyEventId >= 0) return;
     registration.daemonCallbackId = callbackId;
@@ -320,7 +335,10 @@ export class Registrations {
   #unindex(registration: Registration): void {
     if (!registration.confirmed) return;
     registration.confirmed = false;
-    if (registration.connection !== undefined) this.#countOn(registration.connection, -1);
+    if (registration.connection !== undefined && !registration.replaying) {
+      this.#countOn(registration.connection, -1);
+    }
+    registration.replaying = false;
     if (registration.legacyEventId >= 0) {
       if (this.#byLegacyEventId.get(registration.legacyEventId) === registration) {
         this.#byLegacyEventId.delete(registration.legacyEventId);

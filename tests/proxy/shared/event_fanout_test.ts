@@ -103,7 +103,7 @@ function event(callbackId: number): Uint8Array {
 async function registered(t: ReturnType<typeof setup>, client: FakeClient, callbackId: number) {
   await submit(t, client, registerFrame(3));
   const registration = t.forwarded.at(-1)!.registration!;
-  t.fanout.replied(t.connection, registration, true, okReply(3, callbackId), client, []);
+  t.fanout.replied(registration, true, okReply(3, callbackId), client, []);
   return registration;
 }
 
@@ -118,7 +118,7 @@ Deno.test("the first registration of some events is forwarded upstream", async (
   assert.equal(call.pinnedTo, undefined, "any connection may take it");
   assert.ok(call.registration);
   assert.equal(t.fanout.registrations.byKey(call.registration.key), call.registration);
-  t.fanout.replied(t.connection, call.registration, true, okReply(3, 42), a, []);
+  t.fanout.replied(call.registration, true, okReply(3, 42), a, []);
   assert.equal(call.registration.confirmed, true);
   assert.deepEqual([...call.registration.clients], [a]);
 });
@@ -133,7 +133,7 @@ Deno.test("a second client asking meanwhile is answered with a copy of the daemo
   assert.deepEqual(b.frames, [], "b waits for the daemon's answer");
   const deliveries: (Promise<void> | undefined)[] = [];
   const reply = okReply(3, 42);
-  t.fanout.replied(t.connection, t.forwarded[0].registration!, true, reply, a, deliveries);
+  t.fanout.replied(t.forwarded[0].registration!, true, reply, a, deliveries);
   assert.equal(deliveries.length, 1);
   assert.deepEqual(b.frames, [okReply(8, 42)], "the same callbackID, b's serial");
   assert.equal(readHeader(reply).serial, 3, "the caller's reply is left as it was");
@@ -179,7 +179,6 @@ Deno.test("a legacy event goes to the clients registered for its event id", asyn
   await t.fanout.submit(a, legacy, classifyRegistrationCall(legacy)!);
   const registration = t.forwarded[0].registration!;
   t.fanout.replied(
-    t.connection,
     registration,
     true,
     frame({ procedure: 167, type: MessageType.REPLY, serial: 3 }),
@@ -292,7 +291,7 @@ Deno.test("a registration the daemon refuses is forgotten and its waiters get th
     serial: 3,
     body: words(1),
   });
-  t.fanout.replied(t.connection, registration, false, refusal, a, []);
+  t.fanout.replied(registration, false, refusal, a, []);
   assert.equal(t.fanout.registrations.byKey(registration.key), undefined);
   assert.equal(readHeader(b.frames[0]).serial, 8);
   assert.equal(readHeader(b.frames[0]).status, MessageStatus.ERROR);
@@ -307,7 +306,7 @@ Deno.test("a registration confirmed after every asker left is deregistered at on
   await submit(t, b, registerFrame(8));
   t.detached.add(b);
   const registration = t.forwarded[0].registration!;
-  t.fanout.replied(t.connection, registration, true, okReply(3, 42), undefined, []);
+  t.fanout.replied(registration, true, okReply(3, 42), undefined, []);
   assert.deepEqual(b.frames, [], "a detached waiter gets nothing");
   assert.deepEqual(t.own, [{ procedure: DEREGISTER_ANY, argument: 42, leaving: registration }]);
 });
