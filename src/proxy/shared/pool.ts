@@ -17,7 +17,6 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Channel } from "../../transport/channel.ts";
 import { MessageStatus, MessageType } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
 import {
@@ -34,46 +33,16 @@ import { isStreamProcedure } from "../../wire/procedure_names.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
+import type { PoolOptions } from "./pool_options.ts";
 import { type PendingCall, PendingCalls, pendingHeader } from "./pending_calls.ts";
 import { classifyRegistrationCall, type Registration } from "./registrations.ts";
+import { RestartSurvival } from "./restart_survival.ts";
 import { ConnectionScheduler } from "./scheduler.ts";
 import { StreamRoutes } from "./stream_routes.ts";
 import { UpstreamConnection, type UpstreamHandler } from "./upstream_connection.ts";
 
 export type { PoolClient } from "./pool_client.ts";
-
-/** Options for {@linkcode Pool}. */
-export interface PoolOptions {
-  /** `"hv1" (qemu+tls://...)`, for messages. */
-  label: string;
-  /** The name each connection opens. */
-  openName: string | null;
-  /** CONNECT_OPEN flags: VIR_CONNECT_RO for read-only pools. */
-  openFlags: number;
-  /** Most connections. */
-  poolMax: number;
-  /** Most calls outstanding on one connection. */
-  maxInflightPerConnection: number;
-  /** Largest frame from the daemon. */
-  maxFrameBytes: number;
-  /** Close a connection with nothing on it after this many ms. */
-  idleMs: number;
-  /** Ping an idle connection after this many ms. */
-  keepaliveIntervalMs: number;
-  /** Unanswered pings before a connection is dropped. */
-  keepaliveCount: number;
-  /** Time allowed for dial plus handshake, in ms. */
-  connectTimeoutMs: number;
-  /** Opens a channel to the daemon. */
-  dial: () => Promise<Channel>;
-  /** Logger with the upstream's context. */
-  logger: Logger;
-  /**
-   * `survive_restart`: when the last connection dies, clients stay; calls wait this long (ms)
-   * for the daemon to come back; event registrations are made again. Undefined: off.
-   */
-  restartWaitMs?: number;
-}
+export type { PoolOptions } from "./pool_options.ts";
 
 /** A pool of connections to one daemon for one (upstream, open name, flags) key. */
 export class Pool implements UpstreamHandler {
@@ -87,8 +56,8 @@ export class Pool implements UpstreamHandler {
   readonly #attached = (client: PoolClient) => this.#clients.has(client);
   /** Clients that chose this pool and wait for it to be ready. */
   #reserved = 0;
-  /** The daemon's hostname, when surviving restarts: a daemon that comes back must match. */
-  #hostname: string | undefined;
+  /** What differs with `survive_restart`; undefined when it is off. */
+  readonly #survival: RestartSurvival | undefined;
 
   /** Makes an empty pool; connections open on demand. */
   constructor(options: PoolOptions) {
@@ -119,6 +88,12 @@ export class Pool implements UpstreamHandler {
       restartWaitMs: options.restartWaitMs,
       wanted: () => this.#clients.size > 0,
       label: options.label,
+    });
+    this.#survival = options.restartWaitMs === undefined ? undefined : new RestartSurvival({
+      label: options.label,
+      events: this.#events,
+      streams: this.#streams,
+      logger: options.logger,
     });
   }
 
@@ -231,8 +206,7 @@ export class Pool implements UpstreamHandler {
    * with it, and their event registrations wait to be made again on the next connection.
    */
   onClosed(connection: UpstreamConnection, reason: string): void {
-    const surviving = this.#options.restartWaitMs !== undefined &&
-      !this.#scheduler.retired(connection);
+    const surviving = this.#survival !== undefined && !this.#scheduler.retired(connection);
     const pending = this.#pending.lost(connection);
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
@@ -249,19 +223,7 @@ export class Pool implements UpstreamHandler {
         answer(waiter.client, pendingHeader(call, waiter.serial));
       }
     }
-    if (surviving) {
-      for (const route of this.#streams.connectionLost(connection, true)) {
-        const header = pendingHeader(route, route.clientSerial);
-        answer(route.client, header, MessageType.STREAM);
-      }
-      const orphans = this.#events.registrations.orphan(connection).length;
-      this.#log.warning("Upstream connection lost; clients stay (survive_restart)", {
-        connection: connection.id,
-        reason,
-        calls: pending?.size ?? 0,
-        registrations: orphans,
-      });
-    }
+    if (surviving) this.#survival!.lost(connection, reason, pending?.size ?? 0, answer);
     // Counted after the calls are answered, so that a reopen cannot race their answers.
     this.#scheduler.lost(connection);
     if (pending === undefined || surviving) return;
@@ -301,28 +263,7 @@ export class Pool implements UpstreamHandler {
   #opened(connection: UpstreamConnection): void {
     this.#pending.opened(connection);
     void connection.run(this);
-    if (this.#options.restartWaitMs === undefined) return;
-    const hostname = connection.hostname;
-    if (this.#hostname !== undefined && hostname !== this.#hostname) {
-      const reason = `Upstream ${this.#options.label} came back as another host ` +
-        `("${hostname}", was "${this.#hostname}")`;
-      this.#log.warning("Upstream came back as another host: its clients are closed", {
-        was: this.#hostname,
-        now: hostname,
-      });
-      for (const registration of this.#events.registrations.orphans()) {
-        this.#events.registrations.remove(registration);
-      }
-      for (const client of [...this.#clients]) client.lost(reason);
-    }
-    this.#hostname = hostname;
-    const replayed = this.#events.replay(connection);
-    if (this.#scheduler.opened > 1 && replayed > 0) {
-      this.#log.info("Upstream back: event registrations made again", {
-        connection: connection.id,
-        registrations: replayed,
-      });
-    }
+    this.#survival?.opened(connection, this.#clients);
   }
 
   /** Dials and opens one connection with the pool's name and flags. */

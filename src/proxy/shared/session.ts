@@ -14,12 +14,10 @@ import {
   CONNECT_RO,
   ErrorCode,
   ErrorDomain,
-  Feature,
   isReadOnlyOpen,
   KeepaliveProc,
   MessageType,
   Program,
-  RemoteProc,
 } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
 import { DEFAULT_PROGRAMS, FrameError } from "../../wire/frame_check.ts";
@@ -31,15 +29,8 @@ import {
   type Header,
   readHeader,
 } from "../../wire/header.ts";
-import {
-  encodeOkReply,
-  encodeWords,
-  PING_FRAME,
-  PONG_FRAME,
-  readFirstInt,
-} from "../../wire/message.ts";
+import { encodeOkReply, PING_FRAME, PONG_FRAME } from "../../wire/message.ts";
 import { decodeOpenArgs } from "../../wire/open_args.ts";
-import { DOMAIN_START_AUTODESTROY, domainStartFlags } from "../../wire/domain_start.ts";
 import { CallGate } from "../call_gate.ts";
 import { ClientKeepalive, type KeepaliveSettings } from "../client_keepalive.ts";
 import type { SessionObserver } from "../observer.ts";
@@ -53,6 +44,7 @@ import {
 } from "../session.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import type { Pool } from "./pool.ts";
+import { type LocalAnswer, localAnswer } from "./local_answers.ts";
 import type { PoolClient } from "./pool_client.ts";
 
 /**
@@ -276,8 +268,8 @@ export class SharedSession implements ClientSession, PoolClient {
       return this.#error(readHeader(frame), denied, ErrorCode.OPERATION_DENIED);
     }
     if (program === Program.REMOTE) {
-      const local = this.#answerLocally(frame);
-      if (local !== NOT_LOCAL) return local;
+      const local = localAnswer(frame, this.#pool !== undefined);
+      if (local !== undefined) return this.#answer(frame, local);
     }
     const pool = this.#pool;
     if (pool === undefined) {
@@ -297,69 +289,24 @@ export class SharedSession implements ClientSession, PoolClient {
     return submitted?.catch((error) => this.#callFailed(frame, error));
   }
 
-  /**
-   * The connection-level calls the proxy answers itself (DESIGN.md §4); {@linkcode NOT_LOCAL}
-   * for every other call, which goes to the pool.
-   */
-  #answerLocally(frame: Uint8Array): Promise<void> | undefined | typeof NOT_LOCAL {
-    switch (frameProcedure(frame)) {
-      case RemoteProc.AUTH_LIST:
-        // The proxy authenticated upstream itself: this hop needs none.
-        return this.#send(encodeOkReply(frame, encodeWords(1, 0)));
-      case RemoteProc.CONNECT_SUPPORTS_FEATURE: {
-        const feature = readFirstInt(frame);
-        if (feature === Feature.PROGRAM_KEEPALIVE) {
-          // libvirtd starts pinging a client that asks this; so does the proxy, in its place.
-          const settings = this.#options.keepalive;
-          if (settings !== undefined) this.#keepalive ??= new ClientKeepalive(settings);
-          return this.#send(encodeOkReply(frame, encodeWords(1)));
+  /** Acts on what {@linkcode localAnswer} decided for a connection-level call. */
+  #answer(frame: Uint8Array, answer: NonNullable<LocalAnswer>): Promise<void> | undefined {
+    switch (answer.kind) {
+      case "reply": {
+        const settings = this.#options.keepalive;
+        if (answer.keepalive && settings !== undefined) {
+          this.#keepalive ??= new ClientKeepalive(settings);
         }
-        if (feature === Feature.FD_PASSING || this.#pool === undefined) {
-          return this.#send(encodeOkReply(frame, encodeWords(0)));
-        }
-        return NOT_LOCAL; // the daemon knows what it supports
+        return this.#send(encodeOkReply(frame, answer.body));
       }
-      case RemoteProc.CONNECT_OPEN:
+      case "error":
+        return this.#error(readHeader(frame), answer.message, answer.code);
+      case "open":
         this.#life.clock.opened = true;
         return this.#open(frame);
-      case RemoteProc.CONNECT_CLOSE:
+      case "close":
         return this.#connectClose(frame);
-      case RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK:
-      case RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
-        // Answered here: a lost upstream closes this client's socket, which fires it.
-        return this.#send(encodeOkReply(frame));
-      case RemoteProc.DOMAIN_CREATE_XML:
-      case RemoteProc.DOMAIN_CREATE_WITH_FLAGS:
-        return this.#refuseAutodestroy(frame);
-      case RemoteProc.CONNECT_SET_IDENTITY:
-        return this.#error(
-          readHeader(frame),
-          "Setting the identity of a shared upstream connection is not allowed",
-          ErrorCode.OPERATION_DENIED,
-        );
     }
-    return NOT_LOCAL;
-  }
-
-  /**
-   * VIR_DOMAIN_START_AUTODESTROY ties a domain to the connection that started it: libvirtd
-   * destroys it when that connection closes, and a pool's connection outlives its clients. So
-   * the flag is refused here rather than leave the domain running after its client is gone.
-   */
-  #refuseAutodestroy(frame: Uint8Array): undefined | typeof NOT_LOCAL {
-    let flags: number | undefined;
-    try {
-      flags = domainStartFlags(frame);
-    } catch (error) {
-      return this.#error(readHeader(frame), errorMessage(error), ErrorCode.RPC);
-    }
-    if (flags === undefined || (flags & DOMAIN_START_AUTODESTROY) === 0) return NOT_LOCAL;
-    return this.#error(
-      readHeader(frame),
-      "Starting a domain with VIR_DOMAIN_START_AUTODESTROY is not supported through a shared " +
-        "virtmux listener: the upstream connection outlives the client, so the domain would too",
-      ErrorCode.OPERATION_UNSUPPORTED,
-    );
   }
 
   async #open(frame: Uint8Array): Promise<void> {
@@ -457,6 +404,3 @@ export class SharedSession implements ClientSession, PoolClient {
     return this.#send(encodeErrorReply(header, message, { code, domain }));
   }
 }
-
-/** Marks a call the proxy does not answer itself. */
-const NOT_LOCAL: unique symbol = Symbol("not local");
