@@ -14,6 +14,8 @@ import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
+import { runNc } from "./nc.ts";
+import { runSshHelper } from "./ssh_helper.ts";
 import {
   ALIASES_USAGE,
   CHECK_CONFIG_USAGE,
@@ -82,6 +84,10 @@ export async function runCli(
         env.print(formatAliases(uriAliases(config)));
         return 0;
       });
+    case "virt-ssh-helper":
+      return await guard(env, () => runSshHelper(rest, VERSION, env.print, env.error));
+    case "nc":
+      return await guard(env, () => runNc(rest, env.print, env.error));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);

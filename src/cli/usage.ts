@@ -13,6 +13,8 @@ Usage:
   virtmux check-config [--config FILE]   validate a config file
   virtmux aliases [--config FILE]        print uri_aliases for libvirt.conf
   virtmux version                        print the version
+  virtmux virt-ssh-helper [-r] URI       libvirt's ssh helper (also as a symlink virt-ssh-helper)
+  virtmux nc [-q SECS] -U SOCKET         netcat for libvirt's ssh transport (also as symlink nc)
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
 
