@@ -99,18 +99,22 @@ function findRuntime(target: Target): string | undefined {
   return target.arch === hostArch ? Deno.execPath() : undefined;
 }
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<void> {
+async function run(args: string[], env: Record<string, string> = Deno.env.toObject()) {
   const { code } = await new Deno.Command(Deno.execPath(), {
     args,
     env,
+    clearEnv: true,
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   if (code !== 0) throw new Error(`deno ${args.join(" ")} exited ${code}`);
 }
 
-async function compileTarget(target: Target, denort: string, out: string): Promise<string> {
+async function compileTarget(target: Target, out: string): Promise<string> {
   const output = join(out, `virtmux-${target.arch}`);
+  // DENORT_BIN is this machine's runtime; other targets come from Deno's cache.
+  const env = Deno.env.toObject();
+  if (target.arch !== hostArch) delete env.DENORT_BIN;
   await run(
     [
       "compile",
@@ -122,7 +126,7 @@ async function compileTarget(target: Target, denort: string, out: string): Promi
       output,
       "main.ts",
     ],
-    { DENORT_BIN: denort },
+    env,
   );
   return output;
 }
@@ -175,12 +179,11 @@ async function main(): Promise<number> {
   const built: string[] = [];
   if (!values["single-file"] && findDenort(host) !== undefined) {
     for (const target of TARGETS) {
-      const denort = findDenort(target);
-      if (denort === undefined) {
+      if (findDenort(target) === undefined) {
         console.error(`compile: no denort for ${target.triple}; skipped`);
         continue;
       }
-      built.push(await compileTarget(target, denort, out));
+      built.push(await compileTarget(target, out));
     }
   } else {
     console.error(
