@@ -21,6 +21,7 @@ import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { PERMISSION_FLAGS } from "./permissions.ts";
 import { buildSingleFile } from "./single_file.ts";
+import { taskArgs } from "./task_args.ts";
 import { V8_FLAGS } from "./v8_flags.ts";
 
 const USAGE = `Usage: deno task compile [--single-file] [--out DIR]
@@ -154,7 +155,7 @@ async function main(): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      args: Deno.args,
+      args: taskArgs(Deno.args),
       options: {
         "single-file": { type: "boolean" },
         out: { type: "string" },
