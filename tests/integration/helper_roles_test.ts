@@ -48,6 +48,7 @@ Deno.test("virtmux as virt-ssh-helper and nc behind sshd: proxy=auto, native and
         `upstream = "hv1"`,
         `route_by_name = true`,
         `allow_upstreams = ["hv1", "hv2"]`,
+        `deny_procedures = ["DOMAIN_SUSPEND"]`,
         ``,
       ].join("\n"),
     );
@@ -88,7 +89,7 @@ Deno.test("virtmux as virt-ssh-helper and nc behind sshd: proxy=auto, native and
       await clear();
       const result = await virsh(`${at}&proxy=native`, ["list", "--all"]);
       assert.equal(result.code, 0, result.stderr);
-      const ro = await virsh(`${at}&proxy=native`, ["-r", "suspend", "test"]);
+      const ro = await virsh(`${at}&proxy=native`, ["-r", "destroy", "test"]);
       assert.notEqual(ro.code, 0);
       assert.match(ro.stderr, /read.only/i);
       assert.deepEqual(await roles(), [
@@ -118,9 +119,22 @@ Deno.test("virtmux as virt-ssh-helper and nc behind sshd: proxy=auto, native and
       ]);
       const list = await virsh(`test+ext:///default?command=${ext}`, ["list", "--all"]);
       assert.equal(list.code, 0, list.stderr);
-      const write = await virsh(`test+ext:///default?command=${ext}`, ["suspend", "test"]);
+      const write = await virsh(`test+ext:///default?command=${ext}`, ["destroy", "test"]);
       assert.notEqual(write.code, 0);
       assert.match(write.stderr, /read.only/i);
+    });
+
+    await t.step("the listener's policy applies, and a missing config is told to the client", async () => {
+      const denied = await virsh(`${at}&proxy=native`, ["suspend", "test"]);
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.stderr, /DOMAIN_SUSPEND is denied by the policy/);
+      const ext = await script(join(dir, "helper-no-config"), [
+        `exec '${join(bin, "virt-ssh-helper")}' --config '${join(dir, "missing.toml")}' x`,
+      ]);
+      const missing = await virsh(`test+ext:///default?command=${ext}`, ["list"]);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /cannot load its config/);
+      assert.match(missing.stderr, /missing\.toml/);
     });
 
     await t.step("proxy=netcat: libvirt's -q probe, then `nc -q0 -U SOCKET`", async () => {
