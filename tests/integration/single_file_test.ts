@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startLibvirtd } from "./helpers/libvirtd.ts";
+import { startSshd } from "./helpers/sshd.ts";
 import { runCommand, spawnProcess, waitForUnixSocket } from "./helpers/process.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { runVirtmux } from "./helpers/virtmux.ts";
@@ -41,7 +42,7 @@ async function script(path: string, lines: string[]): Promise<string> {
 
 Deno.test("the single file runs alone on a machine without Deno", async (t) => {
   const dir = await makeTempDir("single-file");
-  const daemon = await startLibvirtd();
+  const daemon = await startLibvirtd({ tls: true });
   try {
     const built = await runCommand(
       Deno.execPath(),
@@ -118,6 +119,51 @@ Deno.test("the single file runs alone on a machine without Deno", async (t) => {
         assert.equal(status.code, 0, await Deno.readTextFile(join(dir, "serve.log")));
       }
     });
+
+    await t.step(
+      "its permissions suffice for every upstream transport and peer checks",
+      async () => {
+        const sshd = await startSshd({ extraConfig: "SetEnv SHLVL=1" });
+        const socketOf = (name: string) => join(dir, `${name}.sock`);
+        const upstreams: Record<string, string> = {
+          unix: daemon.uris.unix,
+          tcp: daemon.uris.tcp,
+          tls: daemon.uris.tls!,
+          ssh: `test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?socket=` +
+            `${daemon.unixSocket}&command=${sshd.sshCommand}`,
+        };
+        const config = join(dir, "transports.toml");
+        const lines: string[] = [];
+        for (const [name, uri] of Object.entries(upstreams)) {
+          lines.push(`[[upstream]]`, `name = "${name}"`, `uri = "${uri}"`, `share = true`, ``);
+          // allow_uids goes through the C library (FFI); group through chown.
+          lines.push(`[[listen]]`, `socket = "${socketOf(name)}"`, `upstream = "${name}"`);
+          lines.push(`group = "root"`, `allow_uids = [${Deno.uid()}]`, ``);
+        }
+        await Deno.writeTextFile(config, lines.join("\n"));
+        const log = join(dir, "transports.log");
+        // ssh needs its own binary on PATH; nothing else of the machine's is given.
+        const serve = spawnProcess("env", {
+          args: ["-i", `HOME=${home}`, `PATH=${tools}:/usr/bin`, file, "serve", "--config", config],
+          logFile: log,
+          name: "single-file serve (transports)",
+        });
+        try {
+          for (const name of Object.keys(upstreams)) {
+            await waitForUnixSocket(socketOf(name), { process: serve, timeoutMs: 20000 });
+          }
+          for (const name of Object.keys(upstreams)) {
+            const list = await virsh(`test+unix:///default?socket=${socketOf(name)}`, ["list"]);
+            assert.equal(list.code, 0, `${name}: ${list.stderr}\n${await Deno.readTextFile(log)}`);
+            assert.match(list.stdout, /\btest\s+running/, name);
+          }
+        } finally {
+          await serve.kill({ graceMs: 10000 });
+          await sshd.stop();
+        }
+        assert.doesNotMatch(await Deno.readTextFile(log), /NotCapable|PermissionDenied|Requires /);
+      },
+    );
 
     await t.step("as libvirt's ext command", async () => {
       const config = join(dir, "ext.toml");
