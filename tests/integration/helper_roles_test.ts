@@ -124,18 +124,21 @@ Deno.test("virtmux as virt-ssh-helper and nc behind sshd: proxy=auto, native and
       assert.match(write.stderr, /read.only/i);
     });
 
-    await t.step("the listener's policy applies, and a missing config is told to the client", async () => {
-      const denied = await virsh(`${at}&proxy=native`, ["suspend", "test"]);
-      assert.notEqual(denied.code, 0);
-      assert.match(denied.stderr, /DOMAIN_SUSPEND is denied by the policy/);
-      const ext = await script(join(dir, "helper-no-config"), [
-        `exec '${join(bin, "virt-ssh-helper")}' --config '${join(dir, "missing.toml")}' x`,
-      ]);
-      const missing = await virsh(`test+ext:///default?command=${ext}`, ["list"]);
-      assert.notEqual(missing.code, 0);
-      assert.match(missing.stderr, /cannot load its config/);
-      assert.match(missing.stderr, /missing\.toml/);
-    });
+    await t.step(
+      "the listener policy applies; a missing config is told to the client",
+      async () => {
+        const denied = await virsh(`${at}&proxy=native`, ["suspend", "test"]);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /DOMAIN_SUSPEND is denied by the policy/);
+        const ext = await script(join(dir, "helper-no-config"), [
+          `exec '${join(bin, "virt-ssh-helper")}' --config '${join(dir, "missing.toml")}' x`,
+        ]);
+        const missing = await virsh(`test+ext:///default?command=${ext}`, ["list"]);
+        assert.notEqual(missing.code, 0);
+        assert.match(missing.stderr, /cannot load its config/);
+        assert.match(missing.stderr, /missing\.toml/);
+      },
+    );
 
     await t.step("proxy=netcat: libvirt's -q probe, then `nc -q0 -U SOCKET`", async () => {
       await clear();
