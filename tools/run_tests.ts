@@ -197,7 +197,18 @@ async function runDenoTest(args: string[]): Promise<number> {
   return code;
 }
 
+/** The runner's own help. */
+export const USAGE = `Usage: deno task test [deno test flags] [paths]
+
+Checks (as root: installs) the system tools the integration tests need, runs deno test on the
+paths (default: tests/), and ends with one "N passed, N failed" line. Any deno test flag works,
+e.g. --filter NAME, --fail-fast; see "deno test --help".`;
+
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   Deno.env.set("RUST_BACKTRACE", "0");
   Deno.env.set("NO_COLOR", "1");
   if (!(await preflight())) Deno.exit(1);

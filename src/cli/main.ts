@@ -125,14 +125,21 @@ function parse(
   env: CliEnvironment,
   allowUri: boolean,
 ): Flags | undefined {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      config: { type: "string", short: "c" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     env.print(usage);
     return undefined;

@@ -43,6 +43,15 @@ for (const [task, script] of Object.entries(SCRIPTS)) {
   });
 }
 
+Deno.test("deno task test --help prints the runner's usage", async () => {
+  const result = await runCommand(Deno.execPath(), ["run", "-A", "tools/run_tests.ts", "--help"], {
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^Usage: deno task test/m);
+});
+
 Deno.test("deno task bench -- --help works as the README says", async () => {
   const result = await runCommand(Deno.execPath(), ["task", "bench", "--", "--help"], {
     cwd: ROOT,
