@@ -5,14 +5,13 @@ import { MessageType, Program, RemoteProc } from "../../src/wire/constants.ts";
 import { decodeOpenArgs, encodeOpenArgs } from "../../src/wire/message.ts";
 import { concat, frame } from "../_helpers/frames.ts";
 
-const AUTH_LIST = 66;
-const authList = frame({ procedure: AUTH_LIST, serial: 0 });
+const authList = frame({ procedure: RemoteProc.AUTH_LIST, serial: 0 });
 const open = frame({
   procedure: RemoteProc.CONNECT_OPEN,
   serial: 2,
   body: encodeOpenArgs({ name: "hv2", flags: 1 }),
 });
-const list = frame({ procedure: 277, serial: 3 });
+const list = frame({ procedure: RemoteProc.AUTH_LIST, serial: 3 });
 
 /** A channel that yields `bytes` in reads of at most `step` bytes. */
 function source(bytes: Uint8Array, step: number): Channel {
