@@ -94,47 +94,51 @@ function refused(message: string): Promise<Channel> {
   return promise;
 }
 
+/** Answers the client's first call with `reason` as a libvirt error, then ends. */
+async function refuse(uri: string, reason: string): Promise<number> {
+  const log = rootLogger.child({ client: "virt-ssh-helper", uri });
+  log.warning("Client refused", { reason });
+  const session = new DedicatedSession(stdioChannel(), refused(reason), {
+    logger: log,
+    upstreamLabel: `"${uri}"`,
+    maxFrameBytes: MAX_FRAME_BYTES,
+    maxInflight: 1,
+  });
+  await session.run();
+  return 1;
+}
+
 /** Serves stdin/stdout as virt-ssh-helper `args.uri`; resolves to the exit status. */
 export async function sshHelper(args: HelperArgs): Promise<number> {
-  let config: Config | undefined;
-  let problem: string | undefined;
+  let config: Config;
   try {
     config = await loadConfig(findConfigPath(args.config));
   } catch (error) {
-    problem = `virtmux (virt-ssh-helper) cannot load its config: ${errorMessage(error)}`;
+    rootLogger.configure("warning", "text");
+    return await refuse(
+      args.uri,
+      `virtmux (virt-ssh-helper) cannot load its config: ${errorMessage(error)}`,
+    );
   }
-  rootLogger.configure(config?.log.level ?? "warning", config?.log.format ?? "text");
-  const route = config === undefined ? problem! : helperRoute(config, args.uri);
+  rootLogger.configure(config.log.level, config.log.format);
+  const route = helperRoute(config, args.uri);
+  if (typeof route === "string") return await refuse(args.uri, route);
+
+  const { upstream, listener, rename } = route;
+  const spec = listener && listenerSpecs(config).find((l) => l.socket === listener.socket);
+  const readonly = args.readonly || (spec?.readonly ?? false);
   const log = rootLogger.child({
     client: "virt-ssh-helper",
     uri: args.uri,
-    upstream: typeof route === "string" ? undefined : route.upstream.name,
+    upstream: upstream.name,
   });
-  if (typeof route === "string") {
-    log.warning("Client refused", { reason: route });
-    const session = new DedicatedSession(stdioChannel(), refused(route), {
-      logger: log,
-      upstreamLabel: `"${args.uri}"`,
-      maxFrameBytes: MAX_FRAME_BYTES,
-      maxInflight: 32,
-    });
-    await session.run();
-    return 1;
-  }
-  const spec = route.listener === undefined || config === undefined
-    ? undefined
-    : listenerSpecs(config).find((l) => l.socket === route.listener!.socket);
-  const upstream = route.upstream;
-  const client = route.rename === undefined
-    ? stdioChannel()
-    : renameOpen(stdioChannel(), route.rename);
   const session = new DedicatedSession(
-    client,
+    rename === undefined ? stdioChannel() : renameOpen(stdioChannel(), rename),
     dial(upstream.uri, {
       name: upstream.name,
-      timeoutMs: config!.limits.connectTimeoutMs,
+      timeoutMs: config.limits.connectTimeoutMs,
       logger: log,
-      readonly: args.readonly || (spec?.readonly ?? false),
+      readonly,
     }),
     {
       logger: log,
@@ -142,10 +146,10 @@ export async function sshHelper(args: HelperArgs): Promise<number> {
       maxFrameBytes: Math.min(
         spec?.maxFrameBytes ?? Infinity,
         upstream.maxMessageBytes ?? Infinity,
-        config!.limits.maxMessageBytes,
+        config.limits.maxMessageBytes,
       ),
-      maxInflight: config!.limits.maxInflightPerClient,
-      readonly: args.readonly || (spec?.readonly ?? false),
+      maxInflight: config.limits.maxInflightPerClient,
+      readonly,
       programs: spec?.programs,
       policy: spec?.policy,
     },
