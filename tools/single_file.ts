@@ -73,8 +73,10 @@ if [ ! -x "$dir/deno" ] || [ ! -f "$dir/virtmux.js" ]; then
     tail -c "+$((program_offset + 1))" -- "$0" | head -c "$program_bytes" >"$tmp/virtmux.js" &&
     [ "$(wc -c <"$tmp/virtmux.js")" -eq "$program_bytes" ] &&
     chmod 755 "$tmp" "$tmp/deno"; then
-    # rename(2) is atomic and fails if another first run got there first: keep theirs.
-    mv -T -- "$tmp" "$dir" 2>/dev/null || rm -rf -- "$tmp"
+    # A rename is atomic. If another first run renamed its copy into place first, ours lands
+    # inside theirs (mv into a directory): remove it and keep theirs.
+    mv -- "$tmp" "$dir" 2>/dev/null
+    rm -rf -- "$tmp" "$dir/\${tmp##*/}"
   else
     rm -rf -- "$tmp"
     echo "virtmux: cannot unpack $0 into $base (is it truncated, or the disk full?)" >&2

@@ -203,6 +203,9 @@ Deno.test("the single file runs alone on a machine without Deno", async (t) => {
       for (const run of runs) assert.equal(run.code, 0, run.stderr);
       const entries = [...Deno.readDirSync(join(raceHome, ".cache", "virtmux"))].map((e) => e.name);
       assert.equal(entries.length, 1, `one copy, no leftover temp dirs: ${entries}`);
+      const inside = [...Deno.readDirSync(join(raceHome, ".cache", "virtmux", entries[0]))]
+        .map((e) => e.name).filter((name) => name !== "deno_dir").sort();
+      assert.deepEqual(inside, ["deno", "virtmux.js"], "no loser's copy left inside");
     });
   } finally {
     await daemon.stop();
