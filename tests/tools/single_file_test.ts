@@ -67,6 +67,13 @@ Deno.test("the launcher unpacks once into the cache and execs the runtime on the
   // An empty HOME: a private directory under /tmp, owned by the user, mode 0700.
   const uid = Deno.uid()!;
   const fallback = `/tmp/virtmux-${uid}`;
+  const existed = (() => {
+    try {
+      return Deno.lstatSync(fallback).isDirectory;
+    } catch {
+      return false;
+    }
+  })();
   try {
     const third = await run(["HOME="], ["version"]);
     assert.equal(third.code, 0, third.stderr);
@@ -76,6 +83,7 @@ Deno.test("the launcher unpacks once into the cache and execs the runtime on the
     assert.ok(Deno.statSync(join(fallback, hash, "virtmux.js")).isFile);
   } finally {
     await Deno.remove(join(fallback, hash), { recursive: true }).catch(() => {});
+    if (!existed) await Deno.remove(fallback).catch(() => {});
   }
 
   const truncated = join(dir.path, "truncated");
