@@ -5,7 +5,8 @@
  */
 
 import { runCli } from "./src/cli/main.ts";
+import { invokedName, roleArgs } from "./src/cli/role.ts";
 
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args));
+  Deno.exit(await runCli(roleArgs(Deno.args, invokedName())));
 }

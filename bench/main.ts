@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --quick] [-- --only ID,ID]`: runs every figure of the benchmark issue and
+ * `deno task bench [--quick] [--only ID,ID]`: runs every figure of the benchmark issue and
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
  * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
@@ -9,6 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { taskArgs } from "../tools/task_args.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
@@ -106,11 +108,35 @@ async function withRig<T>(rig: Rig, body: (rig: Rig) => Promise<T>): Promise<T> 
   }
 }
 
+const USAGE = `Usage: deno task bench [--quick] [--only ID,ID]
+
+Runs the benchmark figures (about 7 minutes; --quick about 2) and writes BENCHMARKS.md and
+BENCHMARKS.json. Figure ids for --only: upstream, calls, latency, stream, pinned, memory, virsh,
+python, ssh, tls.`;
+
+/** The command line: the options, or undefined after printing help; exits 2 on a usage error. */
+function options(): { quick: boolean; only?: string } | undefined {
+  try {
+    const { values } = parseArgs({
+      args: taskArgs(Deno.args),
+      options: {
+        quick: { type: "boolean", default: false },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (!values.help) return values;
+    console.log(USAGE);
+    return undefined;
+  } catch (error) {
+    console.error(`bench: ${errorMessage(error)}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
-  });
+  const values = options();
+  if (values === undefined) return;
   const plan = values.quick ? QUICK : FULL;
   const only = values.only ? new Set(values.only.split(",")) : undefined;
   const want = (id: string) => only === undefined || only.has(id);

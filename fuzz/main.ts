@@ -15,8 +15,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { taskArgs } from "../tools/task_args.ts";
 import { errorMessage } from "../src/log/error_message.ts";
+import { join } from "node:path";
 import { type Libvirtd, startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { killAllProcesses } from "../tests/integration/helpers/process.ts";
 import { makeTempDir, removeDir } from "../tests/integration/helpers/tmp.ts";
@@ -355,13 +356,14 @@ if (import.meta.main) {
   Deno.env.set("RUST_BACKTRACE", "0");
   let options: FuzzOptions;
   try {
-    if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    const args = taskArgs(Deno.args);
+    if (args.includes("--help") || args.includes("-h")) {
       console.log(HELP);
       Deno.exit(0);
     }
-    options = parseOptions(Deno.args);
+    options = parseOptions(args);
   } catch (error) {
-    console.error(errorMessage(error));
+    console.error(`fuzz: ${errorMessage(error)}\n\n${HELP}`);
     Deno.exit(2);
   }
   const summary = await fuzz(options);

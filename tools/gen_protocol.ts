@@ -377,6 +377,12 @@ async function main(args: string[]): Promise<number> {
   let eventsOut = DEFAULT_EVENTS_OUT;
   let libvirtVersion: string | undefined;
   let usageError = false;
+  const usage = "Usage: deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] " +
+    "[--events-out FILE] [--libvirt-version X.Y.Z]";
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage);
+    return 0;
+  }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--out") out = args[++i];
     else if (args[i] === "--events-out") eventsOut = args[++i];
@@ -385,10 +391,7 @@ async function main(args: string[]): Promise<number> {
     else usageError = true;
   }
   if (usageError || sourceDir === undefined || !out || !eventsOut) {
-    console.error(
-      "Usage: deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] " +
-        "[--events-out FILE] [--libvirt-version X.Y.Z]",
-    );
+    console.error(usage);
     return 2;
   }
   const result = await generateProcedures(sourceDir, { libvirtVersion });

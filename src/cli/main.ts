@@ -16,6 +16,8 @@ import { formatAliases, uriAliases } from "./aliases.ts";
 import { runAudit } from "./audit.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
+import { runNc } from "./nc.ts";
+import { runSshHelper } from "./ssh_helper.ts";
 import {
   ALIASES_USAGE,
   CHECK_CONFIG_USAGE,
@@ -86,6 +88,10 @@ export async function runCli(
       });
     case "audit":
       return await guard(env, () => runAudit(rest, env));
+    case "virt-ssh-helper":
+      return await guard(env, () => runSshHelper(rest, VERSION, env.print, env.error));
+    case "nc":
+      return await guard(env, () => runNc(rest, env.print, env.error));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);
@@ -123,14 +129,21 @@ function parse(
   env: CliEnvironment,
   allowUri: boolean,
 ): Flags | undefined {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      config: { type: "string", short: "c" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     env.print(usage);
     return undefined;

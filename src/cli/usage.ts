@@ -16,6 +16,8 @@ Usage:
   virtmux aliases [--config FILE]        print uri_aliases for libvirt.conf
   virtmux version                        print the version
   virtmux audit init-key|verify|show     audit log keys, verification and reading
+  virtmux virt-ssh-helper [-r] URI       libvirt's ssh helper (also as a symlink virt-ssh-helper)
+  virtmux nc [-q SECS] -U SOCKET         netcat for libvirt's ssh transport (also as symlink nc)
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
 
