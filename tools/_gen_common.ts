@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { XdrDefinition, XdrFile } from "./xdr_parser.ts";
+import type { XdrDefinition, XdrFile } from "./xdr_ast.ts";
 
 /** The top of this repository. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));

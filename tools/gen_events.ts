@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { XdrDeclaration, XdrDefinition, XdrFile } from "./xdr_parser.ts";
+import type { XdrDeclaration, XdrDefinition, XdrFile } from "./xdr_ast.ts";
 
 /**
  * The legacy domain events in VIR_DOMAIN_EVENT_ID_* order (enum virDomainEventID in libvirt's

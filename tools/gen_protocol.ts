@@ -42,7 +42,8 @@ import {
   readEvents,
   renderEvents,
 } from "./gen_events.ts";
-import { parseXdr, type XdrFile } from "./xdr_parser.ts";
+import type { XdrFile } from "./xdr_ast.ts";
+import { parseXdr } from "./xdr_parser.ts";
 
 /** Where one program's procedures and API names live in the libvirt tree. */
 export interface ProgramSource {

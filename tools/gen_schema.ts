@@ -24,7 +24,8 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseXdr, type XdrDefinition, type XdrFile } from "./xdr_parser.ts";
+import type { XdrDefinition, XdrFile } from "./xdr_ast.ts";
+import { parseXdr } from "./xdr_parser.ts";
 import type {
   AccessClass,
   ProcedureSchema,

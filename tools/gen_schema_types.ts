@@ -1,18 +1,12 @@
 /**
  * The type half of tools/gen_schema.ts: resolves the names of constants and converts the parsed
- * declarations of tools/xdr_parser.ts into the schema's compact type encoding
+ * declarations of tools/xdr_ast.ts into the schema's compact type encoding
  * (src/audit/schema_types.ts), with every bound a number.
  *
  * @module
  */
 
-import type {
-  XdrDeclaration,
-  XdrEnumMember,
-  XdrType,
-  XdrUnionBody,
-  XdrValue,
-} from "./xdr_parser.ts";
+import type { XdrDeclaration, XdrEnumMember, XdrType, XdrUnionBody, XdrValue } from "./xdr_ast.ts";
 import type { TypeExpr, UnionArm } from "../src/audit/schema_types.ts";
 
 /**
