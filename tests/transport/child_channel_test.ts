@@ -167,7 +167,9 @@ Deno.test("child channel close ends the whole process group and reaps the child"
   assert.ok(liveGroupMembers(channel.pid).length >= 3);
   channel.close();
   const exit = await channel.status;
-  assert.equal(exit.signal, "SIGTERM");
+  // The SIGTERM, or cat's own exit at the EOF that closing its stdin gives it (a loaded machine
+  // may run cat first): either way the child is reaped; what matters is the group below.
+  assert.ok(exit.signal === "SIGTERM" || exit.code === 0, `exit ${JSON.stringify(exit)}`);
   for (let i = 0; i < 50 && liveGroupMembers(channel.pid).length > 0; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
