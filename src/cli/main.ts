@@ -14,6 +14,7 @@ import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
 import { runAudit } from "./audit.ts";
+import { runControl } from "./control.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
 import {
@@ -86,6 +87,10 @@ export async function runCli(
       });
     case "audit":
       return await guard(env, () => runAudit(rest, env));
+    case "status":
+    case "clients":
+    case "client-disconnect":
+      return await guard(env, () => runControl(command, rest, env));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);

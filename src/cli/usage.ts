@@ -16,6 +16,9 @@ Usage:
   virtmux aliases [--config FILE]        print uri_aliases for libvirt.conf
   virtmux version                        print the version
   virtmux audit init-key|verify|show     audit log keys, verification and reading
+  virtmux status [--config FILE]         a running serve on one screen (control socket)
+  virtmux clients [--config FILE]        its clients: id, listener, uid/pid, upstream, calls
+  virtmux client-disconnect ID           close one of its clients
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
 

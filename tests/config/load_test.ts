@@ -460,9 +460,9 @@ const MISTAKES: [string, string, string][] = [
     "v.toml:2:1: audit logging is not built yet",
   ],
   [
-    "metrics enabled",
-    '[metrics]\nlisten = "127.0.0.1:9477"\n',
-    "v.toml:2:1: metrics are not built yet",
+    "metrics address without a port",
+    '[metrics]\nlisten = "127.0.0.1"\n',
+    'v.toml:2:1: "127.0.0.1" is not an address to listen on: expected HOST:PORT, e.g. "127.0.0.1:9477"',
   ],
   [
     "dotted key at the top level, at the offending segment",

@@ -31,6 +31,7 @@ import {
 } from "../../wire/header.ts";
 import { encodeMessage } from "../../wire/message.ts";
 import { isStreamProcedure } from "../../wire/procedure_names.ts";
+import type { PoolCounters } from "../counters.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
@@ -73,6 +74,32 @@ export interface PoolOptions {
    * for the daemon to come back; event registrations are made again. Undefined: off.
    */
   restartWaitMs?: number;
+  /** Counts connection losses and restarts survived; undefined: nothing counted. */
+  counters?: PoolCounters;
+}
+
+/** What a pool holds now, for `virtmux status` and the metrics gauges. */
+export interface PoolStats {
+  /** Clients attached. */
+  clients: number;
+  /** Clients that chose the pool and wait for it to be ready. */
+  waitingClients: number;
+  /** Open connections. */
+  connections: number;
+  /** Open connections with calls outstanding. */
+  busy: number;
+  /** Connections being opened. */
+  opening: number;
+  /** Calls outstanding upstream. */
+  inflight: number;
+  /** Calls waiting for a connection slot. */
+  queued: number;
+  /** Streams open. */
+  streams: number;
+  /** Event registrations held upstream. */
+  registrations: number;
+  /** Connections opened over the pool's life. */
+  opened: number;
 }
 
 /** A pool of connections to one daemon for one (upstream, open name, flags) key. */
@@ -130,6 +157,25 @@ export class Pool implements UpstreamHandler {
   /** Connections opened over the pool's life. */
   get connectionsOpened(): number {
     return this.#scheduler.opened;
+  }
+
+  /** What the pool holds now. */
+  get stats(): PoolStats {
+    const scheduler = this.#scheduler;
+    let streams = 0;
+    for (const connection of scheduler.connections()) streams += this.#streams.countOn(connection);
+    return {
+      clients: this.#clients.size,
+      waitingClients: this.#reserved,
+      connections: scheduler.size,
+      busy: scheduler.busy,
+      opening: scheduler.opening,
+      inflight: scheduler.inflight,
+      queued: scheduler.queued,
+      streams,
+      registrations: this.#events.registrations.size,
+      opened: scheduler.opened,
+    };
   }
 
   /** True when the pool holds nothing: no client, connection, opening or waiting call. */
@@ -233,6 +279,7 @@ export class Pool implements UpstreamHandler {
   onClosed(connection: UpstreamConnection, reason: string): void {
     const surviving = this.#options.restartWaitMs !== undefined &&
       !this.#scheduler.retired(connection);
+    if (!this.#scheduler.retired(connection)) this.#options.counters?.upstreamLost();
     const pending = this.#pending.lost(connection);
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();
@@ -318,6 +365,7 @@ export class Pool implements UpstreamHandler {
     this.#hostname = hostname;
     const replayed = this.#events.replay(connection);
     if (this.#scheduler.opened > 1 && replayed > 0) {
+      this.#options.counters?.restartSurvived();
       this.#log.info("Upstream back: event registrations made again", {
         connection: connection.id,
         registrations: replayed,
