@@ -101,5 +101,5 @@ export async function runControl(
 
 async function socketOf(configFlag: string | undefined): Promise<string | undefined> {
   const config = await loadConfig(findConfigPath(configFlag));
-  return controlSocketPath(config.control);
+  return controlSocketPath(config.control, config.listeners.map((l) => l.socket));
 }

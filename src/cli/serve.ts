@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { type Config, controlSocketPath } from "../config/schema.ts";
 import { ControlServer } from "../control/server.ts";
+import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { serveMetrics } from "../metrics/http_server.ts";
 import { ProxyMetrics } from "../metrics/proxy_metrics.ts";
@@ -81,7 +82,7 @@ async function reload(server: Server, configPath: string): Promise<void> {
  * when the control socket is on.
  */
 function wantsMetrics(config: Config): boolean {
-  return config.metrics.listen !== "" || controlSocketPath(config.control) !== undefined;
+  return config.metrics.listen !== "" || controlOf(config) !== undefined;
 }
 
 /** Starts the metrics endpoint and the control socket the config asks for. */
@@ -98,9 +99,9 @@ async function startExtras(
         logger: rootLogger,
       });
     }
-    const socket = controlSocketPath(config.control);
+    const socket = controlOf(config);
     if (socket !== undefined) {
-      started.control = await ControlServer.listen(socket, {
+      const listening = ControlServer.listen(socket, {
         logger: rootLogger,
         target: {
           snapshot: () => server.snapshot(),
@@ -108,6 +109,14 @@ async function startExtras(
           callsOf: (id) => metrics?.callsOf(id),
         },
       });
+      if (config.control.socket !== "auto") started.control = await listening;
+      else {
+        // The default path: another virtmux serving the same directory keeps it; go on without.
+        started.control = await listening.catch((error) => {
+          rootLogger.warning("No control socket", { error: errorMessage(error) });
+          return undefined;
+        });
+      }
     }
   } catch (error) {
     await started.metrics?.close();
@@ -115,4 +124,8 @@ async function startExtras(
     throw error;
   }
   return started;
+}
+
+function controlOf(config: Config): string | undefined {
+  return controlSocketPath(config.control, config.listeners.map((l) => l.socket));
 }

@@ -12,7 +12,7 @@ import { defaultsOf, type Fields, readSection } from "./_section.ts";
 export interface ControlConfig {
   /**
    * Path of the control socket (mode 0600, the owner and root only); `"auto"` for
-   * {@linkcode defaultControlSocket}; empty for none.
+   * {@linkcode defaultControlSocket} (beside the first listener's socket); empty for none.
    *
    * @default {"auto"}
    */
@@ -44,21 +44,35 @@ export function readControl(checker: Checker, section: Section | undefined): Con
 }
 
 /**
- * The control socket's path when the config says `"auto"`: in the runtime directory, beside
- * the listeners a service keeps there: `/run/virtmux/control.sock` for root,
- * `$XDG_RUNTIME_DIR/virtmux/control.sock` for other users, else `/tmp/virtmux-UID/control.sock`.
+ * The control socket's path when the config says `"auto"`: beside the listeners, in the
+ * directory of the first `[[listen]]` socket (`/run/virtmux/hv1.sock` →
+ * `/run/virtmux/virtmux-control.sock`); with no listener, in the runtime directory:
+ * `/run/virtmux/` for root, `$XDG_RUNTIME_DIR/virtmux/` for other users, else
+ * `/tmp/virtmux-UID/`.
  */
 export function defaultControlSocket(
+  listenerSockets: readonly string[] = [],
   uid: number | null = Deno.uid(),
   runtimeDir: string | undefined = Deno.env.get("XDG_RUNTIME_DIR"),
 ): string {
-  if (uid === 0) return "/run/virtmux/control.sock";
-  if (runtimeDir !== undefined && runtimeDir !== "") return `${runtimeDir}/virtmux/control.sock`;
-  return `/tmp/virtmux-${uid ?? "user"}/control.sock`;
+  const first = listenerSockets[0];
+  if (first !== undefined) return `${first.slice(0, first.lastIndexOf("/")) || ""}/${NAME}`;
+  if (uid === 0) return `/run/virtmux/${NAME}`;
+  if (runtimeDir !== undefined && runtimeDir !== "") return `${runtimeDir}/virtmux/${NAME}`;
+  return `/tmp/virtmux-${uid ?? "user"}/${NAME}`;
 }
 
-/** The control socket path `config` means, or undefined when the control socket is off. */
-export function controlSocketPath(config: ControlConfig): string | undefined {
-  if (config.socket === "") return undefined;
-  return config.socket === "auto" ? defaultControlSocket() : config.socket;
+/** The file name of the default control socket. */
+const NAME = "virtmux-control.sock";
+
+/**
+ * The control socket path `control` means for a config whose listeners are `listenerSockets`,
+ * or undefined when the control socket is off.
+ */
+export function controlSocketPath(
+  control: ControlConfig,
+  listenerSockets: readonly string[],
+): string | undefined {
+  if (control.socket === "") return undefined;
+  return control.socket === "auto" ? defaultControlSocket(listenerSockets) : control.socket;
 }
