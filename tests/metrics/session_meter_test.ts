@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { errorKindOf, SessionMeter } from "../../src/metrics/session_meter.ts";
+import {
+  errorKindOf,
+  SAMPLE_EVERY,
+  SessionMeter,
+  TIME_FIRST_CALLS,
+} from "../../src/metrics/session_meter.ts";
 import { ErrorKindIndex, UpstreamMeter } from "../../src/metrics/upstream_meter.ts";
 import {
   ErrorCode,
@@ -93,4 +98,21 @@ Deno.test("the close reason names the error kind", () => {
     ["finished", undefined],
   ];
   for (const [reason, kind] of table) assert.equal(errorKindOf(reason), kind, reason);
+});
+
+Deno.test("a session's first 16 calls are timed, then one in 16; all are counted", () => {
+  const { meter, session } = setup();
+  for (let serial = 0; serial < TIME_FIRST_CALLS + 4 * SAMPLE_EVERY; serial++) {
+    session.fromClient(frame({ procedure: 3, serial }));
+    session.toClient(frame({ procedure: 3, serial, type: MessageType.REPLY }));
+  }
+  assert.equal(meter.calls(Program.REMOTE, 3, "ok"), 80);
+  const out: string[] = [];
+  meter.render("latency", out);
+  assert.ok(
+    out.includes(
+      'virtmux_call_duration_seconds_count{upstream="hv1",program="remote",procedure="CONNECT_GET_TYPE"} 20',
+    ),
+    out.join("\n"),
+  );
 });
