@@ -12,6 +12,9 @@
  *   `call_gate.ts`, `policy.ts`); `dedicated/`: one upstream connection per client;
  *   `shared/`: pools (routing core, connection scheduler, streams, event fan-out, registry);
  *   `server.ts`: listeners, admission and the session per client
+ * - `metrics/`: Prometheus metrics: per-session frame meters on the proxy's observer hook,
+ *   per-upstream counters in typed arrays, the registry, the `/metrics` endpoint
+ * - `control/`: the control socket behind `virtmux status`, `clients`, `client-disconnect`
  * - `config/`: the TOML config, validated into types
  * - `cli/`: the subcommands
  *

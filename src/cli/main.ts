@@ -14,6 +14,7 @@ import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
 import { runAudit } from "./audit.ts";
+import { runControl } from "./control.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
 import { runNc } from "./nc.ts";
@@ -92,6 +93,10 @@ export async function runCli(
       return await guard(env, () => runSshHelper(rest, VERSION, env.print, env.error));
     case "nc":
       return await guard(env, () => runNc(rest, env.print, env.error));
+    case "status":
+    case "clients":
+    case "client-disconnect":
+      return await guard(env, () => runControl(command, rest, env));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);

@@ -5,9 +5,16 @@
  */
 
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { type Config, controlSocketPath } from "../config/schema.ts";
+import { ControlServer } from "../control/server.ts";
+import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
+import { serveMetrics } from "../metrics/http_server.ts";
+import { ProxyMetrics } from "../metrics/proxy_metrics.ts";
+import { composeObservers } from "../proxy/observer_composite.ts";
 import { Server } from "../proxy/server.ts";
 import { listenerSpecs } from "./specs.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 
 /**
  * Runs the proxy until SIGTERM or SIGINT; resolves to the exit status. SIGHUP reloads the
@@ -16,13 +23,20 @@ import { listenerSpecs } from "./specs.ts";
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
   rootLogger.configure(config.log.level, config.log.format);
+  const metrics = wantsMetrics(config)
+    ? new ProxyMetrics({ version: denoJson.version })
+    : undefined;
   const server = new Server({
     listeners: listenerSpecs(config),
     maxClients: config.limits.maxClients,
     logger: rootLogger,
     shutdownGraceMs: config.limits.shutdownGraceMs,
+    observers: composeObservers([metrics]), // the audit log's observers join here
+    counters: metrics,
   });
+  metrics?.watch(() => server.snapshot());
   await server.start();
+  const extras = await startExtras(config, server, metrics);
   rootLogger.info("virtmux started", { config: configPath, pid: Deno.pid });
   let reloading = Promise.resolve();
   Deno.addSignalListener("SIGHUP", () => {
@@ -35,7 +49,9 @@ export async function serve(configPath: string): Promise<number> {
   });
   rootLogger.info("Signal received, draining", { signal });
   await reloading;
+  await extras.control?.close();
   await server.shutdown();
+  await extras.metrics?.close();
   rootLogger.info("virtmux stopped");
   return 0;
 }
@@ -59,4 +75,57 @@ async function reload(server: Server, configPath: string): Promise<void> {
     listeners: server.sockets.length,
     problems: problems.length,
   });
+}
+
+/**
+ * Whether sessions are metered: for `/metrics`, and for the calls column of `virtmux clients`
+ * when the control socket is on.
+ */
+function wantsMetrics(config: Config): boolean {
+  return config.metrics.listen !== "" || controlOf(config) !== undefined;
+}
+
+/** Starts the metrics endpoint and the control socket the config asks for. */
+async function startExtras(
+  config: Config,
+  server: Server,
+  metrics: ProxyMetrics | undefined,
+): Promise<{ metrics?: { close(): Promise<void> }; control?: ControlServer }> {
+  const started: { metrics?: { close(): Promise<void> }; control?: ControlServer } = {};
+  try {
+    if (metrics !== undefined && config.metrics.listen !== "") {
+      started.metrics = serveMetrics(config.metrics.listen, {
+        render: () => metrics.render(),
+        logger: rootLogger,
+      });
+    }
+    const socket = controlOf(config);
+    if (socket !== undefined) {
+      const listening = ControlServer.listen(socket, {
+        logger: rootLogger,
+        target: {
+          snapshot: () => server.snapshot(),
+          disconnect: (id, reason) => server.disconnect(id, reason),
+          callsOf: (id) => metrics?.callsOf(id),
+        },
+      });
+      if (config.control.socket !== "auto") started.control = await listening;
+      else {
+        // The default path: another virtmux serving the same directory keeps it; go on without.
+        started.control = await listening.catch((error) => {
+          rootLogger.warning("No control socket", { error: errorMessage(error) });
+          return undefined;
+        });
+      }
+    }
+  } catch (error) {
+    await started.metrics?.close();
+    await server.shutdown();
+    throw error;
+  }
+  return started;
+}
+
+function controlOf(config: Config): string | undefined {
+  return controlSocketPath(config.control, config.listeners.map((l) => l.socket));
 }

@@ -18,6 +18,9 @@ Usage:
   virtmux audit init-key|verify|show     audit log keys, verification and reading
   virtmux virt-ssh-helper [-r] URI       libvirt's ssh helper (also as a symlink virt-ssh-helper)
   virtmux nc [-q SECS] -U SOCKET         netcat for libvirt's ssh transport (also as symlink nc)
+  virtmux status [--config FILE]         a running serve on one screen (control socket)
+  virtmux clients [--config FILE]        its clients: id, listener, uid/pid, upstream, calls
+  virtmux client-disconnect ID           close one of its clients
   virtmux                                with a non-terminal stdin and no arguments: stdio mode,
                                          as libvirt's ext transport runs it
 

@@ -46,6 +46,7 @@ import { readListeners } from "./listen_section.ts";
 import { scanKeyPositions } from "./locate.ts";
 import { readLog } from "./log_section.ts";
 import { readMetrics } from "./metrics_section.ts";
+import { readControl } from "./control_section.ts";
 import { ConfigError } from "./problem.ts";
 import type { Config } from "./schema.ts";
 import { type CheckedUpstream, readUpstreams } from "./upstream_section.ts";
@@ -147,6 +148,10 @@ const DOCUMENT_FIELDS: Fields<Omit<Config, "file">, DocumentContext> = {
   metrics: {
     key: "metrics",
     read: (checker, top, key) => readMetrics(checker, subTable(checker, top, key)),
+  },
+  control: {
+    key: "control",
+    read: (checker, top, key) => readControl(checker, subTable(checker, top, key)),
   },
 };
 

@@ -14,6 +14,7 @@ import { LIMITS_DEFAULTS, type LimitsConfig } from "./limits_section.ts";
 import { LISTEN_DEFAULTS, type ListenerConfig, type ListenerDefaults } from "./listen_section.ts";
 import { LOG_DEFAULTS, type LogConfig } from "./log_section.ts";
 import { METRICS_DEFAULTS, type MetricsConfig } from "./metrics_section.ts";
+import { CONTROL_DEFAULTS, type ControlConfig } from "./control_section.ts";
 import {
   UPSTREAM_DEFAULTS,
   type UpstreamConfig,
@@ -31,6 +32,7 @@ export {
   type LogLevel,
 } from "./log_section.ts";
 export type { MetricsConfig } from "./metrics_section.ts";
+export { type ControlConfig, controlSocketPath, defaultControlSocket } from "./control_section.ts";
 export type { ConfigProblem } from "./problem.ts";
 export type { UpstreamConfig, UpstreamDefaults } from "./upstream_section.ts";
 
@@ -50,6 +52,8 @@ export interface Config {
   audit: AuditConfig;
   /** `[metrics]`. */
   metrics: MetricsConfig;
+  /** `[control]`. */
+  control: ControlConfig;
 }
 
 /** Defaults for every optional key, as the sections declare them. */
@@ -60,6 +64,7 @@ export const DEFAULTS: {
   readonly listener: Readonly<ListenerDefaults>;
   readonly audit: Readonly<AuditConfig>;
   readonly metrics: Readonly<MetricsConfig>;
+  readonly control: Readonly<ControlConfig>;
 } = {
   log: LOG_DEFAULTS,
   limits: LIMITS_DEFAULTS,
@@ -67,4 +72,5 @@ export const DEFAULTS: {
   listener: LISTEN_DEFAULTS,
   audit: AUDIT_DEFAULTS,
   metrics: METRICS_DEFAULTS,
+  control: CONTROL_DEFAULTS,
 };

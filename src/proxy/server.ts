@@ -17,10 +17,13 @@ import {
   type UnixSocketListener,
 } from "../transport/unix_listener.ts";
 import { ErrorCode } from "../wire/constants.ts";
+import type { ServerCounters } from "./counters.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
+import type { ClientSnapshot, ServerSnapshot } from "./server_snapshot.ts";
+import { buildSnapshot } from "./server_snapshot_build.ts";
 import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
@@ -43,6 +46,14 @@ export interface ServerOptions {
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
   /** Watches sessions (audit, metrics); undefined: nothing watches. */
   observers?: SessionObservers;
+  /** Counts admissions, refusals, dials, timeouts and pool events; undefined: none. */
+  counters?: ServerCounters;
+}
+
+/** A connected client, for {@linkcode Server.snapshot} and {@linkcode Server.disconnect}. */
+interface ClientEntry {
+  session: DedicatedSession | SharedSession;
+  info: Omit<ClientSnapshot, "inflight" | "calls">;
 }
 
 /** A listening socket and the spec new clients get (replaced on reload). */
@@ -65,6 +76,8 @@ export class Server {
   readonly #pools: PoolRegistry;
   #maxClients: number;
   #nextClientId = 1;
+  readonly #clients = new Map<number, ClientEntry>();
+  readonly #startedAt = Date.now();
   #stopping = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
 
@@ -76,7 +89,30 @@ export class Server {
     this.#pools = new PoolRegistry({
       dial: (upstream, readonly) => this.#dial(upstream, readonly),
       logger: options.logger,
+      counters: options.counters,
     });
+  }
+
+  /** What the server holds now: listeners, upstreams, pools, clients. */
+  snapshot(): ServerSnapshot {
+    return buildSnapshot({
+      startedAt: this.#startedAt,
+      listeners: [...this.#listeners.values()].map((l) => ({
+        spec: l.spec,
+        clients: l.clients.open,
+      })),
+      clients: this.#clients.values(),
+      pools: this.#pools.pools(),
+    });
+  }
+
+  /** Closes client `id` with `reason`; false when no such client is connected. */
+  disconnect(id: number, reason: string): boolean {
+    const entry = this.#clients.get(id);
+    if (entry === undefined) return false;
+    this.#log.info("Closing client: asked by the control socket", { client: id, reason });
+    entry.session.close(reason);
+    return true;
   }
 
   /** Clients connected now. */
@@ -238,6 +274,7 @@ export class Server {
       const reason = session.expired(now);
       if (reason === undefined) continue;
       this.#log.warning("Closing client: timeout", { listener: runtime.spec.socket, reason });
+      this.#options.counters?.timedOut(runtime.spec.upstream.name);
       session.close(reason);
     }
   }
@@ -261,6 +298,7 @@ export class Server {
               reason: refusal,
               gid: accepted.peer?.gid,
             });
+            this.#options.counters?.clientRefused(spec.socket, "peer_credentials");
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -272,6 +310,7 @@ export class Server {
           : 0;
         if (full > 0) {
           log.warning("Client refused: too many clients", { limit: full });
+          this.#options.counters?.clientRefused(spec.socket, "max_clients");
           void refuseClient(
             conn,
             `virtmux has reached its limit of ${full} clients on "${spec.socket}"`,
@@ -280,6 +319,7 @@ export class Server {
           continue;
         }
         log.info("Client connected");
+        this.#options.counters?.clientAccepted(spec.socket);
         const observer = this.#options.observers?.observe({
           listener: spec.socket,
           client: id,
@@ -289,7 +329,7 @@ export class Server {
             pid: accepted.peer.pid,
           }),
         }, { name: spec.upstream.name, uri: spec.upstream.uri.text, shared: spec.upstream.share });
-        const session: ClientSession = spec.upstream.share
+        const session = spec.upstream.share
           ? new SharedSession(conn, {
             id,
             logger: log,
@@ -315,11 +355,28 @@ export class Server {
             observer,
           });
         this.#sessions.set(session, runtime);
+        this.#clients.set(id, {
+          session,
+          info: {
+            id,
+            listener: spec.socket,
+            upstream: spec.upstream.name,
+            shared: spec.upstream.share,
+            ...(accepted.peer && {
+              uid: accepted.peer.uid,
+              gid: accepted.peer.gid,
+              pid: accepted.peer.pid,
+            }),
+            since: Date.now(),
+          },
+        });
         runtime.clients.open++;
         session.run().catch((error) => {
           log.error("Session failed", { error: String(error) });
         }).finally(() => {
           this.#sessions.delete(session);
+          this.#clients.delete(id);
+          this.#options.counters?.clientLeft(spec.socket, id);
           runtime.clients.open--;
           log.info("Client disconnected", { reason: session.closeReason });
         });
@@ -332,6 +389,19 @@ export class Server {
   }
 
   #dial(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
+    const counters = this.#options.counters;
+    if (counters === undefined) return this.#dialOnce(upstream, readonly);
+    const start = performance.now();
+    const dialed = this.#dialOnce(upstream, readonly);
+    const seconds = () => (performance.now() - start) / 1000;
+    dialed.then(
+      () => counters.dialed(upstream.name, seconds(), false),
+      () => counters.dialed(upstream.name, seconds(), true),
+    );
+    return dialed;
+  }
+
+  #dialOnce(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
     if (this.#options.dialUpstream) return this.#options.dialUpstream(upstream, readonly);
     return dial(upstream.uri, {
       name: upstream.name,

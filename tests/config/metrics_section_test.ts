@@ -9,8 +9,20 @@ Deno.test("[metrics] accepts an empty listen, the default", () => {
   assert.deepEqual(problems(checker), []);
 });
 
-Deno.test("[metrics] refuses an address: metrics are not built yet", () => {
-  const { checker, section } = table("metrics", 'listen = "127.0.0.1:9477"');
-  readMetrics(checker, section);
-  assert.deepEqual(problems(checker), ["2:1: metrics are not built yet"]);
+Deno.test("[metrics] accepts HOST:PORT and [IPV6]:PORT", () => {
+  for (const address of ["127.0.0.1:9477", "[::1]:9477", "localhost:0", "0.0.0.0:65535"]) {
+    const { checker, section } = table("metrics", `listen = "${address}"`);
+    assert.deepEqual(readMetrics(checker, section), { listen: address });
+    assert.deepEqual(problems(checker), [], address);
+  }
+});
+
+Deno.test("[metrics] refuses what is not HOST:PORT", () => {
+  for (const address of ["127.0.0.1", ":9477", "host:99999", "::1:9477", "a b:1"]) {
+    const { checker, section } = table("metrics", `listen = "${address}"`);
+    readMetrics(checker, section);
+    assert.deepEqual(problems(checker), [
+      `2:1: "${address}" is not an address to listen on: expected HOST:PORT, e.g. "127.0.0.1:9477"`,
+    ]);
+  }
 });

@@ -40,6 +40,7 @@ Deno.test("the defaults the section tables declare are the documented ones", () 
     },
     audit: { enabled: false, path: "/var/log/virtmux/audit.jsonl" },
     metrics: { listen: "" },
+    control: { socket: "auto" },
   });
 });
 

@@ -121,7 +121,7 @@ export class DedicatedSession implements ClientSession {
       const message = errorMessage(error);
       this.#log.warning("Upstream connection failed", { error: message });
       await refuseClient(this.#client, message, { logger: this.#log });
-      this.#life.end("upstream unreachable");
+      if (this.#life.end("upstream unreachable")) this.#observer?.closed("upstream unreachable");
       return;
     }
     this.#upstreamChannel = upstream;

@@ -30,10 +30,12 @@ import {
 } from "../../wire/header.ts";
 import { encodeMessage } from "../../wire/message.ts";
 import { isStreamProcedure } from "../../wire/procedure_names.ts";
+import type { PoolCounters } from "../counters.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
 import type { PoolOptions } from "./pool_options.ts";
+import type { PoolStats } from "./pool_stats.ts";
 import { type PendingCall, PendingCalls, pendingHeader } from "./pending_calls.ts";
 import { classifyRegistrationCall, type Registration } from "./registrations.ts";
 import { RestartSurvival } from "./restart_survival.ts";
@@ -43,6 +45,7 @@ import { UpstreamConnection, type UpstreamHandler } from "./upstream_connection.
 
 export type { PoolClient } from "./pool_client.ts";
 export type { PoolOptions } from "./pool_options.ts";
+export type { PoolStats } from "./pool_stats.ts";
 
 /** A pool of connections to one daemon for one (upstream, open name, flags) key. */
 export class Pool implements UpstreamHandler {
@@ -94,6 +97,7 @@ export class Pool implements UpstreamHandler {
       events: this.#events,
       streams: this.#streams,
       logger: options.logger,
+      counters: options.counters,
     });
   }
 
@@ -105,6 +109,25 @@ export class Pool implements UpstreamHandler {
   /** Connections opened over the pool's life. */
   get connectionsOpened(): number {
     return this.#scheduler.opened;
+  }
+
+  /** What the pool holds now. */
+  get stats(): PoolStats {
+    const scheduler = this.#scheduler;
+    let streams = 0;
+    for (const connection of scheduler.connections()) streams += this.#streams.countOn(connection);
+    return {
+      clients: this.#clients.size,
+      waitingClients: this.#reserved,
+      connections: scheduler.size,
+      busy: scheduler.busy,
+      opening: scheduler.opening,
+      inflight: scheduler.inflight,
+      queued: scheduler.queued,
+      streams,
+      registrations: this.#events.registrations.size,
+      opened: scheduler.opened,
+    };
   }
 
   /** True when the pool holds nothing: no client, connection, opening or waiting call. */
@@ -207,6 +230,7 @@ export class Pool implements UpstreamHandler {
    */
   onClosed(connection: UpstreamConnection, reason: string): void {
     const surviving = this.#survival !== undefined && !this.#scheduler.retired(connection);
+    if (!this.#scheduler.retired(connection)) this.#options.counters?.upstreamLost();
     const pending = this.#pending.lost(connection);
     const message = `Upstream ${this.#options.label} ${reason}`;
     const affected = new Set<PoolClient>();

@@ -6,6 +6,7 @@
 
 import type { Logger } from "../../log/logger.ts";
 import type { Channel } from "../../transport/channel.ts";
+import type { PoolCounters } from "../counters.ts";
 
 /** Options for a shared pool (src/proxy/shared/pool.ts). */
 export interface PoolOptions {
@@ -38,4 +39,6 @@ export interface PoolOptions {
    * for the daemon to come back; event registrations are made again. Undefined: off.
    */
   restartWaitMs?: number;
+  /** Counts connection losses and restarts survived; undefined: nothing counted. */
+  counters?: PoolCounters;
 }

@@ -8,6 +8,7 @@
 import type { Channel } from "../../transport/channel.ts";
 import type { Logger } from "../../log/logger.ts";
 import { isReadOnlyOpen } from "../../wire/constants.ts";
+import type { PoolCounters } from "../counters.ts";
 import { upstreamLabel, type UpstreamSpec } from "../spec.ts";
 import { Pool } from "./pool.ts";
 
@@ -29,6 +30,8 @@ export interface PoolRegistryOptions {
   dial: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
   /** Root logger. */
   logger: Logger;
+  /** Each upstream's pool counters; undefined: nothing counted. */
+  counters?: { pool(upstream: string): PoolCounters };
 }
 
 interface Entry {
@@ -77,6 +80,7 @@ export class PoolRegistry {
       keepaliveCount: upstream.keepaliveCount,
       connectTimeoutMs: upstream.connectTimeoutMs,
       restartWaitMs: upstream.restartWaitMs,
+      counters: this.#options.counters?.pool(upstream.name),
       dial: () => this.#options.dial(upstream, isReadOnlyOpen(key.flags)),
       logger: this.#options.logger.child({
         upstream: upstream.name,
@@ -86,6 +90,11 @@ export class PoolRegistry {
     entries.push({ key, pool });
     this.#byUpstream.set(upstream.name, entries);
     return pool;
+  }
+
+  /** Every pool held now, with its key. */
+  *pools(): IterableIterator<{ key: PoolKey; pool: Pool }> {
+    for (const entries of this.#byUpstream.values()) yield* entries;
   }
 
   /** Closes and forgets the pools that hold nothing (runs from the server's sweep). */

@@ -10,6 +10,7 @@
 import type { Logger } from "../../log/logger.ts";
 import { MessageType } from "../../wire/constants.ts";
 import type { Header } from "../../wire/header.ts";
+import type { PoolCounters } from "../counters.ts";
 import type { EventFanout } from "./event_fanout.ts";
 import { pendingHeader } from "./pending_calls.ts";
 import type { PoolClient } from "./pool_client.ts";
@@ -26,6 +27,8 @@ export interface RestartSurvivalOptions {
   streams: StreamRoutes;
   /** Logger with the pool's context. */
   logger: Logger;
+  /** Counts restarts survived; undefined: nothing counted. */
+  counters?: PoolCounters;
 }
 
 /** A pool's restart survival: the daemon's identity and what happens at a loss and a reopen. */
@@ -33,6 +36,8 @@ export class RestartSurvival {
   readonly #options: RestartSurvivalOptions;
   /** The daemon's hostname, from the first connection: a daemon that comes back must match. */
   #hostname: string | undefined;
+  /** A connection died since the last open: the next open is a comeback. */
+  #down = false;
 
   /** Survival for one pool. */
   constructor(options: RestartSurvivalOptions) {
@@ -52,6 +57,7 @@ export class RestartSurvival {
     for (const route of this.#options.streams.connectionLost(connection, true)) {
       answer(route.client, pendingHeader(route, route.clientSerial), MessageType.STREAM);
     }
+    this.#down = true;
     const orphans = this.#options.events.registrations.orphan(connection).length;
     this.#options.logger.warning("Upstream connection lost; clients stay (survive_restart)", {
       connection: connection.id,
@@ -81,6 +87,8 @@ export class RestartSurvival {
       for (const client of [...clients]) client.lost(reason);
     }
     this.#hostname = hostname;
+    if (this.#down) this.#options.counters?.restartSurvived();
+    this.#down = false;
     const replayed = events.replay(connection);
     if (replayed > 0) {
       logger.info("Upstream back: event registrations made again", {

@@ -109,6 +109,32 @@ export class ConnectionScheduler {
     return this.#opened;
   }
 
+  /** Connections being dialed and opened now. */
+  get opening(): number {
+    return this.#openingCount;
+  }
+
+  /** Open connections with at least one call outstanding. */
+  get busy(): number {
+    let count = 0;
+    for (const load of this.#load.values()) if (load.inflight > 0) count++;
+    return count;
+  }
+
+  /** Calls outstanding over every connection. */
+  get inflight(): number {
+    let count = 0;
+    for (const load of this.#load.values()) count += load.inflight;
+    return count;
+  }
+
+  /** Calls waiting for a slot: in line for any connection, or pinned to a full one. */
+  get queued(): number {
+    let count = this.#waiters.length;
+    for (const pinned of this.#pinned.values()) count += pinned.length;
+    return count;
+  }
+
   /** True when no connection is open, opening or awaited. */
   get empty(): boolean {
     return this.#load.size === 0 && this.#openingCount === 0 && this.#waiters.length === 0;
