@@ -7,22 +7,33 @@
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { rootLogger } from "../log/logger.ts";
 import { Server } from "../proxy/server.ts";
+import { openAudit } from "./audit_tap.ts";
 import { listenerSpecs } from "./specs.ts";
 
 /**
  * Runs the proxy until SIGTERM or SIGINT; resolves to the exit status. SIGHUP reloads the
  * config: a valid one applies to new clients, an invalid one is logged and the old one stays.
+ * `[audit]` is read at start only; the log is closed (and sealed) after the drain.
  */
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
   rootLogger.configure(config.log.level, config.log.format);
+  const audit = await openAudit(config.audit, rootLogger);
   const server = new Server({
     listeners: listenerSpecs(config),
     maxClients: config.limits.maxClients,
     logger: rootLogger,
     shutdownGraceMs: config.limits.shutdownGraceMs,
+    observers: audit?.observers,
+    peerCredentials: audit !== undefined,
   });
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    await audit?.close();
+    throw error;
+  }
+  if (audit !== undefined) rootLogger.info("Audit log open", { path: config.audit.path });
   rootLogger.info("virtmux started", { config: configPath, pid: Deno.pid });
   let reloading = Promise.resolve();
   Deno.addSignalListener("SIGHUP", () => {
@@ -36,6 +47,7 @@ export async function serve(configPath: string): Promise<number> {
   rootLogger.info("Signal received, draining", { signal });
   await reloading;
   await server.shutdown();
+  await audit?.close();
   rootLogger.info("virtmux stopped");
   return 0;
 }

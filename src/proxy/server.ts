@@ -19,7 +19,7 @@ import {
 import { ErrorCode } from "../wire/constants.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { refuseClient } from "./refuse_client.ts";
-import type { SessionObservers } from "./observer.ts";
+import type { ClientIdentity, SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
 import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
@@ -43,6 +43,11 @@ export interface ServerOptions {
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
   /** Watches sessions (audit, metrics); undefined: nothing watches. */
   observers?: SessionObservers;
+  /**
+   * Read every unix client's credentials (SO_PEERCRED), not only on listeners with
+   * `allow_uids`/`allow_gids`: the audit log names who made each call.
+   */
+  peerCredentials?: boolean;
 }
 
 /** A listening socket and the spec new clients get (replaced on reload). */
@@ -131,7 +136,7 @@ export class Server {
         }
         continue;
       }
-      if (checksPeers(spec) !== runtime.socket.peerCredentials) {
+      if (this.#readsPeers(spec) !== runtime.socket.peerCredentials) {
         // Reading credentials takes another kind of socket: bind a new one in place of the old.
         try {
           await this.#openListener(spec, runtime);
@@ -188,7 +193,7 @@ export class Server {
     const socket = await listenUnix(spec.socket, {
       mode: spec.mode,
       group: spec.group,
-      peerCredentials: checksPeers(spec),
+      peerCredentials: this.#readsPeers(spec),
       replacing: replacing?.socket,
       logger: this.#log,
     });
@@ -205,6 +210,11 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
+  }
+
+  /** Whether the socket of `spec` reads its clients' credentials. */
+  #readsPeers(spec: ListenerSpec): boolean {
+    return checksPeers(spec) || this.#options.peerCredentials === true;
   }
 
   /**
@@ -254,6 +264,20 @@ export class Server {
           upstream: spec.upstream.name,
           ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
         });
+        const identity: ClientIdentity = {
+          listener: spec.socket,
+          client: id,
+          ...(accepted.peer && {
+            uid: accepted.peer.uid,
+            gid: accepted.peer.gid,
+            pid: accepted.peer.pid,
+          }),
+        };
+        const observed = {
+          name: spec.upstream.name,
+          uri: spec.upstream.uri.text,
+          shared: spec.upstream.share,
+        };
         if (checksPeers(spec)) {
           const refusal = peerRefusal(spec, accepted);
           if (refusal !== undefined) {
@@ -261,6 +285,7 @@ export class Server {
               reason: refusal,
               gid: accepted.peer?.gid,
             });
+            this.#options.observers?.observe(identity, observed)?.closed(`refused: ${refusal}`);
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -272,23 +297,13 @@ export class Server {
           : 0;
         if (full > 0) {
           log.warning("Client refused: too many clients", { limit: full });
-          void refuseClient(
-            conn,
-            `virtmux has reached its limit of ${full} clients on "${spec.socket}"`,
-            { logger: log },
-          );
+          const reason = `virtmux has reached its limit of ${full} clients on "${spec.socket}"`;
+          this.#options.observers?.observe(identity, observed)?.closed(`refused: ${reason}`);
+          void refuseClient(conn, reason, { logger: log });
           continue;
         }
         log.info("Client connected");
-        const observer = this.#options.observers?.observe({
-          listener: spec.socket,
-          client: id,
-          ...(accepted.peer && {
-            uid: accepted.peer.uid,
-            gid: accepted.peer.gid,
-            pid: accepted.peer.pid,
-          }),
-        }, { name: spec.upstream.name, uri: spec.upstream.uri.text, shared: spec.upstream.share });
+        const observer = this.#options.observers?.observe(identity, observed);
         const session: ClientSession = spec.upstream.share
           ? new SharedSession(conn, {
             id,
@@ -319,6 +334,8 @@ export class Server {
         session.run().catch((error) => {
           log.error("Session failed", { error: String(error) });
         }).finally(() => {
+          // A dedicated session whose upstream could not be dialed ends without closed().
+          observer?.closed(session.closeReason);
           this.#sessions.delete(session);
           runtime.clients.open--;
           log.info("Client disconnected", { reason: session.closeReason });

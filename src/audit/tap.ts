@@ -1,0 +1,125 @@
+/**
+ * The audit tap: the {@linkcode SessionObservers} that the server and stdio mode are given when
+ * `[audit] enabled = true`. It makes a {@linkcode SessionTap} per session and writes what they
+ * record to one {@linkcode AuditLog}.
+ *
+ * Backpressure: with `block`, a record's write promise is handed back to the session, which
+ * waits for it before reading on (nothing is lost; forwarding slows to the disk's pace); with
+ * `drop`, the session never waits and the log counts what it drops. A log that cannot be written
+ * any more (disk error) is reported on the logger at most once a minute and forwarding goes on.
+ *
+ * @example Audit a server's sessions
+ * ```ts ignore
+ * const log = await AuditLog.open("/var/log/virtmux/audit.jsonl");
+ * const tap = new AuditTap(log, { policy: new AuditPolicy([]) });
+ * const server = new Server({ ...options, observers: tap });
+ * ```
+ *
+ * @module
+ */
+
+import { errorMessage } from "../log/error_message.ts";
+import type { Logger } from "../log/logger.ts";
+import type {
+  ClientIdentity,
+  ObservedUpstream,
+  SessionObserver,
+  SessionObservers,
+} from "../proxy/observer.ts";
+import { identityRecord } from "./identity.ts";
+import type { AuditPolicy } from "./policy.ts";
+import { Redactor } from "./redact.ts";
+import { SessionTap, type TapContext } from "./session_tap.ts";
+import { capRecord } from "./size_cap.ts";
+
+/** Where records go: an {@linkcode AuditLog} or a test's stand-in. */
+export interface RecordSink {
+  /** Queues a record; the promise settles when the queue has room again. */
+  write(record: Record<string, unknown>): Promise<void>;
+}
+
+/** Options for {@linkcode AuditTap}. */
+export interface AuditTapOptions {
+  /** Which calls are recorded, and how fully. */
+  policy: AuditPolicy;
+  /** Field names redacted wherever they occur (`redact_fields`). */
+  redactFields?: readonly string[];
+  /**
+   * Largest record, in characters of JSON (`max_record_bytes`).
+   *
+   * @default {131072}
+   */
+  maxRecordBytes?: number;
+  /**
+   * `block`: sessions wait for the log; `drop`: they never do.
+   *
+   * @default {"block"}
+   */
+  backpressure?: "block" | "drop";
+  /** Where write failures are reported. */
+  logger?: Logger;
+}
+
+/** How often a failing log is reported. */
+const FAILURE_REPORT_MS = 60_000;
+
+/** Makes a {@linkcode SessionTap} per session, all writing to one log. */
+export class AuditTap implements SessionObservers, TapContext {
+  readonly policy: AuditPolicy;
+  readonly redactor: Redactor;
+  readonly maxBytes: number;
+  readonly #sink: RecordSink;
+  readonly #block: boolean;
+  readonly #logger: Logger | undefined;
+  #lastFailureReport = -Infinity;
+  readonly #onError = (error: unknown) => this.#failed(error);
+
+  /** A tap writing to `sink`. */
+  constructor(sink: RecordSink, options: AuditTapOptions) {
+    this.#sink = sink;
+    this.policy = options.policy;
+    this.redactor = new Redactor(options.redactFields ?? []);
+    this.maxBytes = options.maxRecordBytes ?? 131072;
+    this.#block = (options.backpressure ?? "block") === "block";
+    this.#logger = options.logger;
+  }
+
+  /** A tap for a new session; writes its `connect` record. */
+  observe(identity: ClientIdentity, upstream: ObservedUpstream): SessionObserver {
+    const session = new SessionTap(
+      this,
+      identity.listener,
+      identity.client,
+      identityRecord(identity),
+      upstream,
+    );
+    void this.emit(session.connectRecord(upstream.shared));
+    return session;
+  }
+
+  /** Writes `record`; under `block` the promise to wait for, which never rejects. */
+  emit(record: Record<string, unknown>): Promise<void> | undefined {
+    let written: Promise<void>;
+    try {
+      written = this.#sink.write(record);
+    } catch (error) {
+      this.#failed(error);
+      return undefined;
+    }
+    if (this.#block) return written.then(undefined, this.#onError);
+    written.catch(this.#onError);
+    return undefined;
+  }
+
+  /** Applies the size cap. */
+  cap(record: Record<string, unknown>): void {
+    capRecord(record, this.maxBytes);
+  }
+
+  #failed(error: unknown): void {
+    const now = Date.now();
+    if (now - this.#lastFailureReport < FAILURE_REPORT_MS) return;
+    this.#lastFailureReport = now;
+    this.#logger?.error("Audit record lost", { error: errorMessage(error) });
+  }
+}
