@@ -9,6 +9,7 @@ import { AuditLog } from "../audit/log/audit_log.ts";
 import { AuditPolicy } from "../audit/policy.ts";
 import { AuditTap } from "../audit/tap.ts";
 import type { AuditConfig } from "../config/schema.ts";
+import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SessionObservers } from "../proxy/observer.ts";
 
@@ -21,7 +22,8 @@ export interface AuditRuntime {
 }
 
 /**
- * Opens the audit log of `config` and makes its tap; undefined when audit is off.
+ * Opens the audit log of `config` (making its directory, mode 0750, when missing) and makes its
+ * tap; undefined when audit is off.
  *
  * @throws {Error} naming the file when the log or its key state cannot be opened
  */
@@ -30,6 +32,14 @@ export async function openAudit(
   logger: Logger,
 ): Promise<AuditRuntime | undefined> {
   if (!config.enabled) return undefined;
+  const dir = config.path.slice(0, config.path.lastIndexOf("/"));
+  if (dir !== "") {
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+    } catch (error) {
+      throw new Error(`Cannot create the audit log's directory "${dir}": ${errorMessage(error)}`);
+    }
+  }
   const log = await AuditLog.open(config.path, {
     rotateBytes: config.rotateBytes,
     keep: config.keep,

@@ -76,11 +76,17 @@ export async function stdio(options: StdioOptions): Promise<number> {
       observer,
     },
   );
+  // libvirt ends an ext transport command with SIGTERM, then SIGKILL 10 ms later
+  // (virProcessAbort): with audit on, end the session at once so its last records get written.
+  const stops = (audit === undefined ? [] : (["SIGTERM", "SIGINT", "SIGHUP"] as const))
+    .map((signal) => [signal, () => session.close(`received ${signal}`)] as const);
+  for (const [signal, stop] of stops) Deno.addSignalListener(signal, stop);
   try {
     await session.run();
     observer?.closed(session.closeReason); // again: a failed dial ends without it
   } finally {
     await audit?.close();
+    for (const [signal, stop] of stops) Deno.removeSignalListener(signal, stop);
   }
   // The client saw the reason in its error reply; the exit status tells a shell (ssh bastion ...).
   return session.connected ? 0 : 1;
