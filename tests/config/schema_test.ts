@@ -38,7 +38,20 @@ Deno.test("the defaults the section tables declare are the documented ones", () 
       keepaliveIntervalMs: 5000,
       keepaliveCount: 5,
     },
-    audit: { enabled: false, path: "/var/log/virtmux/audit.jsonl" },
+    audit: {
+      enabled: false,
+      path: "/var/log/virtmux/audit.jsonl",
+      rotateBytes: 67108864,
+      keep: 10,
+      sealIntervalMs: 5000,
+      backpressure: "block",
+      maxBufferedBytes: 4194304,
+      syncIntervalMs: 100,
+      mode: 0o600,
+      maxRecordBytes: 131072,
+      redactFields: [],
+      rules: [],
+    },
     metrics: { listen: "" },
   });
 });
