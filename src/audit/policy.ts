@@ -24,7 +24,7 @@
  */
 
 import { lookupProcedure } from "../wire/procedure_names.ts";
-import { globsToRegExp, procedureSpellings, PROGRAM_PREFIXES } from "./procedure_globs.ts";
+import { globsToRegExp, procedureSpellings, PROGRAM_PREFIXES } from "../wire/procedure_globs.ts";
 import { describeProcedure } from "./schema.ts";
 
 /** How much of a call a record carries; higher levels include the lower ones. */

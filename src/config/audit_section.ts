@@ -5,7 +5,7 @@
  * @module
  */
 
-import { procedurePatternKnown } from "../audit/procedure_globs.ts";
+import { procedurePatternKnown } from "../wire/procedure_globs.ts";
 import { type Checker, describe, quote, type Section, stringArray, tableArray } from "./_fields.ts";
 import {
   booleanValue,

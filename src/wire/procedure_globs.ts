@@ -3,12 +3,12 @@
  * character, case ignored) matches a procedure when it matches its bare enum name
  * (`DOMAIN_DESTROY`), its prefixed name (`REMOTE_PROC_DOMAIN_DESTROY`) or its API name
  * (`virDomainDestroy`). Kept apart from the policy so that the config can check patterns
- * without loading the audit schema.
+ * without loading the audit schema (src/audit/policy.ts matches with it).
  *
  * @module
  */
 
-import { Program } from "../wire/constants.ts";
+import { Program } from "./constants.ts";
 import {
   ADMIN_PROCEDURES,
   KEEPALIVE_PROCEDURES,
@@ -16,7 +16,7 @@ import {
   type ProcedureTable,
   QEMU_PROCEDURES,
   REMOTE_PROCEDURES,
-} from "../wire/procedures.ts";
+} from "./procedures.ts";
 
 /** Program names by number, for `PROGRAM_PROC_NAME` spellings. */
 export const PROGRAM_PREFIXES = new Map<number, string>(

@@ -3,7 +3,7 @@ import {
   globsToRegExp,
   procedurePatternKnown,
   procedureSpellings,
-} from "../../src/audit/procedure_globs.ts";
+} from "../../src/wire/procedure_globs.ts";
 
 Deno.test("globs match whole names, ignoring case, with * and ?", () => {
   const pattern = globsToRegExp(["DOMAIN_*", "net?ork_create"]);
