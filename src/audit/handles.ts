@@ -76,10 +76,18 @@ function pick(slot: Slot, body: unknown): ActedOn | undefined {
   return { kind: slot.kind, ...(value as Record<string, unknown>) };
 }
 
+const namesObject = new Map<number, boolean>();
+
 /** Whether the reply of `procedure` in `program` carries an object handle at its top level. */
 export function replyNamesObject(program: number, procedure: number): boolean {
-  const schema = procedureSchema(program, procedure);
-  return schema !== undefined && slotOf(schema[2], 0) !== null;
+  const key = program * 0x10000 + (procedure & 0xffff);
+  let found = namesObject.get(key);
+  if (found === undefined) {
+    const schema = procedureSchema(program, procedure);
+    found = schema !== undefined && slotOf(schema[2], 0) !== null;
+    namesObject.set(key, found);
+  }
+  return found;
 }
 
 /**

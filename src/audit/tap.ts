@@ -62,6 +62,10 @@ export interface AuditTapOptions {
 
 /** How often a failing log is reported. */
 const FAILURE_REPORT_MS = 60_000;
+/** How long records gather before they go to the log together. */
+const FLUSH_DELAY_MS = 2;
+/** Records that go to the log at once, without waiting for the delay. */
+const FLUSH_RECORDS = 256;
 
 /** Makes a {@linkcode SessionTap} per session, all writing to one log. */
 export class AuditTap implements SessionObservers, TapContext {
@@ -73,6 +77,12 @@ export class AuditTap implements SessionObservers, TapContext {
   readonly #logger: Logger | undefined;
   #lastFailureReport = -Infinity;
   readonly #onError = (error: unknown) => this.#failed(error);
+  /** Records waiting for the next flush (see {@linkcode AuditTap.emit}). */
+  #pending: Record<string, unknown>[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set while the log pushes back (`block`): what sessions wait for. */
+  #blocked: Promise<void> | undefined;
+  readonly #flushNow = () => this.flush();
 
   /** A tap writing to `sink`. */
   constructor(sink: RecordSink, options: AuditTapOptions) {
@@ -97,18 +107,44 @@ export class AuditTap implements SessionObservers, TapContext {
     return session;
   }
 
-  /** Writes `record`; under `block` the promise to wait for, which never rejects. */
+  /**
+   * Queues `record` for the log. Records gather for up to {@linkcode FLUSH_DELAY_MS} (or
+   * {@linkcode FLUSH_RECORDS} of them) and go to the log together, so that it writes them in one
+   * locked batch rather than one batch per reply: forwarding never waits for this, and a killed
+   * process loses at most these few milliseconds more. Under `block`, returns the promise to
+   * wait for while the log pushes back (its queue is full), else undefined; it never rejects.
+   */
   emit(record: Record<string, unknown>): Promise<void> | undefined {
-    let written: Promise<void>;
-    try {
-      written = this.#sink.write(record);
-    } catch (error) {
-      this.#failed(error);
-      return undefined;
+    if (this.#pending.push(record) >= FLUSH_RECORDS) this.flush();
+    else this.#flushTimer ??= setTimeout(this.#flushNow, FLUSH_DELAY_MS);
+    return this.#blocked;
+  }
+
+  /** Hands every queued record to the log now (before closing it, say). */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const records = this.#pending;
+    if (records.length === 0) return;
+    this.#pending = [];
+    let last: Promise<void> | undefined;
+    for (const record of records) {
+      try {
+        last = this.#sink.write(record);
+      } catch (error) {
+        this.#failed(error);
+        continue;
+      }
+      last.catch(this.#onError);
     }
-    if (this.#block) return written.then(undefined, this.#onError);
-    written.catch(this.#onError);
-    return undefined;
+    if (!this.#block || last === undefined) return;
+    // Whether the log pushes back is known once the last write's promise settles: until then
+    // new records wait for it (a microtask when the log has room).
+    const unblock = () => {
+      if (this.#blocked === blocked) this.#blocked = undefined;
+    };
+    const blocked: Promise<void> = last.then(unblock, unblock);
+    this.#blocked = blocked;
   }
 
   /** Applies the size cap. */

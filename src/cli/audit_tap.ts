@@ -60,6 +60,7 @@ export async function openAudit(
   return {
     observers: tap,
     async close() {
+      tap.flush();
       await log.close();
     },
   };

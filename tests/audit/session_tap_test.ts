@@ -25,7 +25,14 @@ function tapWith(rules: AuditRule[] = []) {
       { listener: "/run/a.sock", client, uid: 0, gid: 0, pid: 42 },
       { name: "hv", uri: "test:///default", shared: false },
     );
-  return { records, observe };
+  return {
+    /** The records so far, after the tap's pending ones are flushed. */
+    get records(): AuditRecord[] {
+      tap.flush();
+      return records;
+    },
+    observe,
+  };
 }
 
 function call(procedure: string, serial: number, args: unknown): Uint8Array {
@@ -57,15 +64,15 @@ function reply(procedure: string, serial: number, ret: unknown): Uint8Array {
 const DOM = { name: "vm-12", uuid: "0b8b3f5e-6f2a-4c8e-9d43-5a1b2c3d4e5f", id: 3 };
 
 Deno.test("a call and its reply become one record, with the object and bodies per level", async () => {
-  const { records, observe } = tapWith();
-  const session = observe();
+  const t = tapWith();
+  const session = t.observe();
   assert.equal(session.fromClient(call("DOMAIN_DESTROY", 5, { dom: DOM })), undefined);
   await new Promise((resolve) => setTimeout(resolve, 2));
   await session.toClient(reply("DOMAIN_DESTROY", 5, undefined));
   session.fromClient(call("DOMAIN_LOOKUP_BY_NAME", 6, { name: "vm-12" }));
   await new Promise((resolve) => setTimeout(resolve, 1));
   await session.toClient(reply("DOMAIN_LOOKUP_BY_NAME", 6, { dom: DOM }));
-  const [connect, destroy, lookup] = records;
+  const [connect, destroy, lookup] = t.records;
   assert.deepEqual(connect, {
     kind: "connect",
     listener: "/run/a.sock",
@@ -96,8 +103,8 @@ Deno.test("a call and its reply become one record, with the object and bodies pe
 });
 
 Deno.test("a reply made in the same step as its call is marked by virtmux", () => {
-  const { records, observe } = tapWith([{ procedures: ["DOMAIN_UNDEFINE"], level: "none" }]);
-  const session = observe();
+  const t = tapWith([{ procedures: ["DOMAIN_UNDEFINE"], level: "none" }]);
+  const session = t.observe();
   const refused = call("DOMAIN_UNDEFINE", 9, { dom: DOM });
   session.fromClient(refused);
   session.toClient(
@@ -105,7 +112,7 @@ Deno.test("a reply made in the same step as its call is marked by virtmux", () =
       code: ErrorCode.OPERATION_DENIED,
     }),
   );
-  const denied = records.at(-1)!;
+  const denied = t.records.at(-1)!;
   assert.equal(denied.by, "virtmux");
   assert.equal(denied.status, "error");
   assert.equal(denied.level, "metadata", "recorded although its rule says none");
@@ -113,18 +120,18 @@ Deno.test("a reply made in the same step as its call is marked by virtmux", () =
 });
 
 Deno.test("a call at level none whose daemon reply fails is not recorded", async () => {
-  const { records, observe } = tapWith([{ level: "none" }]);
-  const session = observe();
+  const t = tapWith([{ level: "none" }]);
+  const session = t.observe();
   const sent = call("DOMAIN_UNDEFINE", 9, { dom: DOM });
   session.fromClient(sent);
   await Promise.resolve();
   session.toClient(encodeErrorReply(readHeader(sent), "no domain", { code: 42 }));
-  assert.deepEqual(records.map((r) => r.kind), ["connect"]);
+  assert.deepEqual(t.records.map((r) => r.kind), ["connect"]);
 });
 
 Deno.test("a local answer is marked by virtmux; keepalive is not recorded", async () => {
-  const { records, observe } = tapWith();
-  const session = observe();
+  const t = tapWith();
+  const session = t.observe();
   const authList = call("AUTH_LIST", 0, undefined);
   session.fromClient(authList);
   session.toClient(encodeOkReply(authList, new Uint8Array([0, 0, 0, 1, 0, 0, 0, 0])));
@@ -136,39 +143,39 @@ Deno.test("a local answer is marked by virtmux; keepalive is not recorded", asyn
   session.fromClient(ping);
   session.toClient(ping);
   await Promise.resolve();
-  assert.deepEqual(records.map((r) => [r.kind, r.procedure, r.by]), [
+  assert.deepEqual(t.records.map((r) => [r.kind, r.procedure, r.by]), [
     ["connect", undefined, undefined],
     ["call", "AUTH_LIST", "virtmux"],
   ]);
 });
 
 Deno.test("calls left unanswered and the disconnect are written when the session ends", () => {
-  const { records, observe } = tapWith();
-  const session = observe(7);
+  const t = tapWith();
+  const session = t.observe(7);
   session.fromClient(call("DOMAIN_SHUTDOWN", 3, { dom: DOM }));
   session.closed("client closed the connection");
   session.closed("twice");
-  const [unanswered, disconnect] = records.slice(1);
+  const [unanswered, disconnect] = t.records.slice(1);
   assert.equal(unanswered.status, "unanswered");
   assert.deepEqual(unanswered.args, { dom: DOM });
   assert.equal(disconnect.kind, "disconnect");
   assert.equal(disconnect.reason, "client closed the connection");
   assert.equal(disconnect.calls, 1);
-  assert.equal(records.length, 3);
+  assert.equal(t.records.length, 3);
 });
 
 Deno.test("a replay of real libvirtd traffic: calls, events and the screenshot stream", async () => {
-  const { records, observe } = tapWith([{ level: "request_response" }]);
+  const t = tapWith([{ level: "request_response" }]);
   const sessions = new Map<number, SessionObserver>();
   const capture = await readLibvirtdCapture();
   for (const item of capture) {
     let session = sessions.get(item.connection);
-    if (session === undefined) sessions.set(item.connection, session = observe(item.connection));
+    if (session === undefined) sessions.set(item.connection, session = t.observe(item.connection));
     if (item.direction === "up") await session.fromClient(item.frame);
     else await session.toClient(item.frame);
   }
   for (const session of sessions.values()) session.closed("finished");
-  const calls = records.filter((r) => r.kind === "call");
+  const calls = t.records.filter((r) => r.kind === "call");
   const callFrames = capture.filter((f) =>
     f.direction === "up" &&
     new DataView(f.frame.buffer, f.frame.byteOffset).getInt32(16) === MessageType.CALL
@@ -176,14 +183,14 @@ Deno.test("a replay of real libvirtd traffic: calls, events and the screenshot s
   assert.equal(calls.length, callFrames.length);
   assert.ok(calls.every((r) => r.status === "ok" || r.status === "error"));
   assert.ok(
-    records.every((r) => r.decode_error === undefined && r.reply_decode_error === undefined),
+    t.records.every((r) => r.decode_error === undefined && r.reply_decode_error === undefined),
   );
-  assert.equal(records.filter((r) => r.kind === "connect").length, sessions.size);
-  assert.equal(records.filter((r) => r.kind === "disconnect").length, sessions.size);
-  const events = records.filter((r) => r.kind === "event");
+  assert.equal(t.records.filter((r) => r.kind === "connect").length, sessions.size);
+  assert.equal(t.records.filter((r) => r.kind === "disconnect").length, sessions.size);
+  const events = t.records.filter((r) => r.kind === "event");
   assert.ok(events.length > 0);
   assert.ok(events.every((r) => (r.object as { kind: string }).kind === "domain" && r.msg));
-  const [stream] = records.filter((r) => r.kind === "stream");
+  const [stream] = t.records.filter((r) => r.kind === "stream");
   assert.equal(stream.procedure, "DOMAIN_SCREENSHOT");
   assert.equal(stream.status, "finished");
   assert.equal((stream.object as { name: string }).name, "test");

@@ -16,8 +16,10 @@ Deno.test("block: the write promise is handed back, and never rejects", async ()
     },
   }, { policy: new AuditPolicy([]) });
   const session = tap.observe(identity, upstream);
+  tap.flush();
   assert.equal(written[0].kind, "connect");
   assert.equal((written[0].identity as { user?: string }).user, "root");
+  // The log holds the last batch: new records wait for it.
   let done = false;
   const waiting = tap.emit({ kind: "test" })!.then(() => done = true);
   await Promise.resolve();
@@ -25,7 +27,13 @@ Deno.test("block: the write promise is handed back, and never rejects", async ()
   release();
   await waiting;
   assert.equal(done, true);
+  tap.flush();
+  assert.equal(written.at(-1)!.kind, "test");
+  release();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(tap.emit({ kind: "free" }), undefined, "no wait once the log has room");
   session.closed("bye");
+  tap.flush();
   assert.equal(written.at(-1)!.kind, "disconnect");
 
   const lines: string[] = [];
@@ -33,8 +41,10 @@ Deno.test("block: the write promise is handed back, and never rejects", async ()
     policy: new AuditPolicy([]),
     logger: new Logger({ sink: (line) => lines.push(line) }),
   });
-  await failing.emit({ kind: "a" });
-  await failing.emit({ kind: "b" });
+  failing.emit({ kind: "a" });
+  failing.emit({ kind: "b" });
+  failing.flush();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(lines.length, 1, "reported once a minute");
   assert.match(lines[0], /Audit record lost.*disk full/);
 });
@@ -45,6 +55,9 @@ Deno.test("drop: sessions never wait", () => {
     backpressure: "drop",
   });
   assert.equal(tap.emit({ kind: "x" }), undefined);
+  tap.flush();
+  assert.equal(tap.emit({ kind: "y" }), undefined);
+  tap.flush();
 });
 
 Deno.test("the size cap applies to records the tap caps", () => {
