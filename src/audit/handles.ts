@@ -1,7 +1,7 @@
 /**
  * Object handles in replies and event bodies, for the `object` of audit records that
- * src/audit/decoder_object.ts's `objectOf` does not cover: whether a procedure's reply can name
- * the object (so that a `metadata` record decodes the reply only then), and the handle an event
+ * src/audit/decoder_object.ts's `objectOf` does not cover: whether a procedure's args or reply can
+ * name the object (so that a `metadata` record decodes a body only then), and the handle an event
  * carries (callback events nest it: `{callbackID, msg: {dom, ...}}`). Found from the schema once
  * per type, then cached.
  *
@@ -76,18 +76,16 @@ function pick(slot: Slot, body: unknown): ActedOn | undefined {
   return { kind: slot.kind, ...(value as Record<string, unknown>) };
 }
 
-const namesObject = new Map<number, boolean>();
-
 /** Whether the reply of `procedure` in `program` carries an object handle at its top level. */
 export function replyNamesObject(program: number, procedure: number): boolean {
-  const key = program * 0x10000 + (procedure & 0xffff);
-  let found = namesObject.get(key);
-  if (found === undefined) {
-    const schema = procedureSchema(program, procedure);
-    found = schema !== undefined && slotOf(schema[2], 0) !== null;
-    namesObject.set(key, found);
-  }
-  return found;
+  const schema = procedureSchema(program, procedure);
+  return schema !== undefined && slotOf(schema[2], 0) !== null;
+}
+
+/** Whether the args of `procedure` in `program` carry an object handle at their top level. */
+export function argsNameObject(program: number, procedure: number): boolean {
+  const schema = procedureSchema(program, procedure);
+  return schema !== undefined && slotOf(schema[1], 0) !== null;
 }
 
 /**

@@ -25,10 +25,10 @@ import {
 import { type DecodeError, decodeFrame } from "./decoder.ts";
 import { type ActedOn, objectOf } from "./decoder_object.ts";
 import { StreamSummary } from "./decoder_stream.ts";
-import { eventObject, replyNamesObject } from "./handles.ts";
+import { argsNameObject, eventObject, replyNamesObject } from "./handles.ts";
 import type { IdentityRecord } from "./identity.ts";
 import { AUDIT_LEVEL_NAMES, AuditLevel, type AuditLevelValue } from "./policy.ts";
-import { type AuditProcedure, describeProcedure } from "./schema.ts";
+import { describeProcedure } from "./schema.ts";
 import type { AuditPolicy } from "./policy.ts";
 import type { Redactor } from "./redact.ts";
 
@@ -66,6 +66,40 @@ interface OpenStream {
   object: ActedOn | undefined;
 }
 
+/** What a record needs to know of a procedure, found once per procedure. */
+interface ProcedureFacts {
+  /** `program`, `procedure` and `class` by name (numbers when unknown). */
+  program: string | number;
+  procedure: string | number;
+  class: string | undefined;
+  /** It opens a stream. */
+  stream: boolean;
+  /** Its args name the object acted on. */
+  argsObject: boolean;
+  /** Its reply names the object acted on. */
+  replyObject: boolean;
+}
+
+const facts = new Map<number, ProcedureFacts>();
+
+function factsOf(program: number, procedure: number): ProcedureFacts {
+  const key = callKey(program, procedure >>> 0);
+  let found = facts.get(key);
+  if (found === undefined) {
+    const described = describeProcedure(program, procedure);
+    found = {
+      program: described?.program ?? program,
+      procedure: described?.procedure ?? procedure,
+      class: described?.access,
+      stream: described?.stream !== undefined,
+      argsObject: argsNameObject(program, procedure),
+      replyObject: replyNamesObject(program, procedure),
+    };
+    facts.set(key, found);
+  }
+  return found;
+}
+
 /** Frames smaller than this many bytes (both together) never need the size check. */
 function mayExceed(bytes: number, maxRecordBytes: number): boolean {
   return bytes * 8 + 2048 > maxRecordBytes;
@@ -94,7 +128,13 @@ export class SessionTap implements SessionObserver {
   readonly #tap: TapContext;
   readonly #listener: string;
   /** The fields every record of the session starts with. */
-  readonly #base: Record<string, unknown>;
+  readonly #base: {
+    listener: string;
+    client: number | string;
+    identity: IdentityRecord;
+    upstream: string;
+    uri: string;
+  };
   readonly #pending = new Map<number, PendingCall>();
   readonly #streams = new Map<number, OpenStream>();
   /** Keys of calls seen in the current synchronous step (see the module doc). */
@@ -165,7 +205,8 @@ export class SessionTap implements SessionObserver {
     const now = performance.now();
     for (const call of this.#pending.values()) {
       if (call.level === AuditLevel.NONE) continue;
-      const record = this.#callRecord(call, call.level, now, "unanswered");
+      const known = factsOf(call.program, call.procedure);
+      const record = this.#callRecord(call, known, call.level, now, "unanswered");
       this.#withBodies(record, call, call.level, undefined, undefined);
       void this.#tap.emit(record);
     }
@@ -195,7 +236,11 @@ export class SessionTap implements SessionObserver {
       args: undefined,
       decodeError: undefined,
     };
-    if (level !== AuditLevel.NONE) {
+    // metadata needs the args only for the object they name
+    if (
+      level >= AuditLevel.REQUEST ||
+      (level === AuditLevel.METADATA && factsOf(program, procedure).argsObject)
+    ) {
       const decoded = decodeFrame(frame);
       call.args = decoded.args;
       call.decodeError = decoded.decode_error;
@@ -219,7 +264,8 @@ export class SessionTap implements SessionObserver {
       if (!failed || !byVirtmux) return undefined;
       level = AuditLevel.METADATA; // a refusal is recorded whatever the policy says
     }
-    const record = this.#callRecord(call, level, performance.now(), failed ? "error" : "ok");
+    const known = factsOf(call.program, call.procedure);
+    const record = this.#callRecord(call, known, level, performance.now(), failed ? "error" : "ok");
     record.reply_bytes = frame.length;
     if (byVirtmux) record.by = "virtmux";
     let ret: unknown;
@@ -227,8 +273,9 @@ export class SessionTap implements SessionObserver {
     let replyError: DecodeError | undefined;
     if (
       failed || level === AuditLevel.REQUEST_RESPONSE ||
-      (objectOf(call.program, call.procedure, call.args) === undefined &&
-        replyNamesObject(call.program, call.procedure))
+      (known.replyObject &&
+        (call.args === undefined ||
+          objectOf(call.program, call.procedure, call.args) === undefined))
     ) {
       const decoded = decodeFrame(frame);
       ret = decoded.ret;
@@ -237,7 +284,7 @@ export class SessionTap implements SessionObserver {
     }
     const object = this.#withBodies(record, call, level, ret, error);
     if (replyError !== undefined) record.reply_decode_error = replyError;
-    if (!failed && describeProcedure(call.program, call.procedure)?.stream !== undefined) {
+    if (!failed && known.stream) {
       this.#streams.set(key, { call, summary: new StreamSummary(), object });
     }
     if (level >= AuditLevel.REQUEST && mayExceed(call.bytes + frame.length, this.#tap.maxBytes)) {
@@ -249,15 +296,22 @@ export class SessionTap implements SessionObserver {
   /** The header part of a call record. */
   #callRecord(
     call: PendingCall,
+    known: ProcedureFacts,
     level: AuditLevelValue,
     now: number,
     status: string,
   ): Record<string, unknown> {
-    const described = describeProcedure(call.program, call.procedure);
+    const base = this.#base;
     return {
       kind: "call",
-      ...this.#base,
-      ...names(described, call.program, call.procedure),
+      listener: base.listener,
+      client: base.client,
+      identity: base.identity,
+      upstream: base.upstream,
+      uri: base.uri,
+      program: known.program,
+      procedure: known.procedure,
+      class: known.class,
       serial: call.serial,
       status,
       level: AUDIT_LEVEL_NAMES[level],
@@ -275,7 +329,9 @@ export class SessionTap implements SessionObserver {
     error: unknown,
   ): ActedOn | undefined {
     const name = typeof record.procedure === "string" ? record.procedure : "";
-    const object = objectOf(call.program, call.procedure, call.args, ret);
+    const object = call.args === undefined && ret === undefined
+      ? undefined
+      : objectOf(call.program, call.procedure, call.args, ret);
     if (object !== undefined) record.object = object;
     const redactor = this.#tap.redactor;
     if (level >= AuditLevel.REQUEST && call.args !== undefined) {
@@ -294,11 +350,10 @@ export class SessionTap implements SessionObserver {
     const level = this.#tap.policy.level(this.#listener, program, procedure);
     if (level === AuditLevel.NONE) return undefined;
     const decoded = decodeFrame(frame);
-    const described = describeProcedure(program, procedure);
     const record: Record<string, unknown> = {
       kind: "event",
       ...this.#base,
-      ...names(described, program, procedure),
+      ...names(factsOf(program, procedure)),
       serial: frameSerial(frame),
       level: AUDIT_LEVEL_NAMES[level],
       bytes: frame.length,
@@ -328,7 +383,7 @@ export class SessionTap implements SessionObserver {
     const record: Record<string, unknown> = {
       kind: "stream",
       ...this.#base,
-      ...names(describeProcedure(call.program, call.procedure), call.program, call.procedure),
+      ...names(factsOf(call.program, call.procedure)),
       serial: call.serial,
       status: summary.outcome,
       level: AUDIT_LEVEL_NAMES[call.level],
@@ -342,11 +397,8 @@ export class SessionTap implements SessionObserver {
 }
 
 /** `program`, `procedure` and `class` of a record, by name when known. */
-function names(
-  described: AuditProcedure | undefined,
-  program: number,
-  procedure: number,
-): Record<string, unknown> {
-  if (described === undefined) return { program, procedure };
-  return { program: described.program, procedure: described.procedure, class: described.access };
+function names(known: ProcedureFacts): Record<string, unknown> {
+  const named: Record<string, unknown> = { program: known.program, procedure: known.procedure };
+  if (known.class !== undefined) named.class = known.class;
+  return named;
 }

@@ -63,9 +63,9 @@ export interface AuditTapOptions {
 /** How often a failing log is reported. */
 const FAILURE_REPORT_MS = 60_000;
 /** How long records gather before they go to the log together. */
-const FLUSH_DELAY_MS = 2;
+const FLUSH_DELAY_MS = 10;
 /** Records that go to the log at once, without waiting for the delay. */
-const FLUSH_RECORDS = 256;
+const FLUSH_RECORDS = 512;
 
 /** Makes a {@linkcode SessionTap} per session, all writing to one log. */
 export class AuditTap implements SessionObservers, TapContext {
