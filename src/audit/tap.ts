@@ -58,11 +58,18 @@ export interface AuditTapOptions {
   backpressure?: "block" | "drop";
   /** Where write failures are reported. */
   logger?: Logger;
+  /**
+   * How long records gather before they go to the log together, in ms; 0 hands each to the log
+   * at once (stdio mode: one client, and a process that libvirt may kill 10 ms after SIGTERM).
+   *
+   * @default {10}
+   */
+  flushDelayMs?: number;
 }
 
 /** How often a failing log is reported. */
 const FAILURE_REPORT_MS = 60_000;
-/** How long records gather before they go to the log together. */
+/** How long records gather before they go to the log together, by default. */
 const FLUSH_DELAY_MS = 10;
 /** Records that go to the log at once, without waiting for the delay. */
 const FLUSH_RECORDS = 512;
@@ -75,6 +82,7 @@ export class AuditTap implements SessionObservers, TapContext {
   readonly #sink: RecordSink;
   readonly #block: boolean;
   readonly #logger: Logger | undefined;
+  readonly #flushDelayMs: number;
   #lastFailureReport = -Infinity;
   readonly #onError = (error: unknown) => this.#failed(error);
   /** Records waiting for the next flush (see {@linkcode AuditTap.emit}). */
@@ -92,6 +100,7 @@ export class AuditTap implements SessionObservers, TapContext {
     this.maxBytes = options.maxRecordBytes ?? 131072;
     this.#block = (options.backpressure ?? "block") === "block";
     this.#logger = options.logger;
+    this.#flushDelayMs = options.flushDelayMs ?? FLUSH_DELAY_MS;
   }
 
   /** A tap for a new session; writes its `connect` record. */
@@ -108,15 +117,15 @@ export class AuditTap implements SessionObservers, TapContext {
   }
 
   /**
-   * Queues `record` for the log. Records gather for up to {@linkcode FLUSH_DELAY_MS} (or
+   * Queues `record` for the log. Records gather for up to `flushDelayMs` (or
    * {@linkcode FLUSH_RECORDS} of them) and go to the log together, so that it writes them in one
    * locked batch rather than one batch per reply: forwarding never waits for this, and a killed
    * process loses at most these few milliseconds more. Under `block`, returns the promise to
    * wait for while the log pushes back (its queue is full), else undefined; it never rejects.
    */
   emit(record: Record<string, unknown>): Promise<void> | undefined {
-    if (this.#pending.push(record) >= FLUSH_RECORDS) this.flush();
-    else this.#flushTimer ??= setTimeout(this.#flushNow, FLUSH_DELAY_MS);
+    if (this.#pending.push(record) >= FLUSH_RECORDS || this.#flushDelayMs === 0) this.flush();
+    else this.#flushTimer ??= setTimeout(this.#flushNow, this.#flushDelayMs);
     return this.#blocked;
   }
 

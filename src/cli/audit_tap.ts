@@ -7,7 +7,7 @@
 
 import { AuditLog } from "../audit/log/audit_log.ts";
 import { AuditPolicy } from "../audit/policy.ts";
-import { AuditTap } from "../audit/tap.ts";
+import { AuditTap, type AuditTapOptions } from "../audit/tap.ts";
 import type { AuditConfig } from "../config/schema.ts";
 import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
@@ -23,13 +23,14 @@ export interface AuditRuntime {
 
 /**
  * Opens the audit log of `config` (making its directory, mode 0750, when missing) and makes its
- * tap; undefined when audit is off.
+ * tap; undefined when audit is off. `flushDelayMs`: see {@linkcode AuditTapOptions}.
  *
  * @throws {Error} naming the file when the log or its key state cannot be opened
  */
 export async function openAudit(
   config: AuditConfig,
   logger: Logger,
+  options: Pick<AuditTapOptions, "flushDelayMs"> = {},
 ): Promise<AuditRuntime | undefined> {
   if (!config.enabled) return undefined;
   const dir = config.path.slice(0, config.path.lastIndexOf("/"));
@@ -56,6 +57,7 @@ export async function openAudit(
     maxRecordBytes: config.maxRecordBytes,
     backpressure: config.backpressure,
     logger: logger.child({ audit: config.path }),
+    flushDelayMs: options.flushDelayMs,
   });
   return {
     observers: tap,

@@ -55,7 +55,9 @@ export async function stdio(options: StdioOptions): Promise<number> {
   }
   const log = rootLogger.child({ client: "stdio", upstream: name });
   // Each stdio process appends to the shared log under its lock (src/audit/log/).
-  const audit = config === undefined ? undefined : await openAudit(config.audit, log);
+  const audit = config === undefined
+    ? undefined
+    : await openAudit(config.audit, log, { flushDelayMs: 0 });
   const observer = audit?.observers.observe(stdioIdentity(), {
     name,
     uri: uri.text,

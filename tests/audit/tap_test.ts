@@ -70,3 +70,13 @@ Deno.test("the size cap applies to records the tap caps", () => {
   assert.equal(record.truncated, true);
   assert.equal(tap.maxBytes, 4096);
 });
+
+Deno.test("flushDelayMs 0 hands each record to the log at once", () => {
+  const written: Record<string, unknown>[] = [];
+  const tap = new AuditTap({ write: (r) => (written.push(r), Promise.resolve()) }, {
+    policy: new AuditPolicy([]),
+    flushDelayMs: 0,
+  });
+  tap.emit({ kind: "now" });
+  assert.deepEqual(written, [{ kind: "now" }]);
+});
