@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { ObservedUpstream, SessionObserver } from "../proxy/observer.ts";
+import type { ClientIdentity, ObservedUpstream, SessionObserver } from "../proxy/observer.ts";
 import { HEADER_BYTES, MessageStatus, MessageType, Program } from "../wire/constants.ts";
 import {
   frameProcedure,
@@ -26,7 +26,7 @@ import { type DecodeError, decodeFrame } from "./decoder.ts";
 import { type ActedOn, objectOf } from "./decoder_object.ts";
 import { StreamSummary } from "./decoder_stream.ts";
 import { argsNameObject, eventObject, replyNamesObject } from "./handles.ts";
-import type { IdentityRecord } from "./identity.ts";
+import { type IdentityRecord, identityRecord } from "./identity.ts";
 import { AUDIT_LEVEL_NAMES, AuditLevel, type AuditLevelValue } from "./policy.ts";
 import { describeProcedure } from "./schema.ts";
 import type { AuditPolicy } from "./policy.ts";
@@ -123,10 +123,19 @@ function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** Watches one session for the audit log; made by {@linkcode AuditTap.observe}. */
+/** What a {@linkcode SessionTap} watches. */
+export interface SessionTapOptions {
+  /** Who the client is. */
+  identity: ClientIdentity;
+  /** Where its calls go. */
+  upstream: ObservedUpstream;
+}
+
+/** Watches one session for the audit log; made by `AuditTap.observe` (src/audit/tap.ts). */
 export class SessionTap implements SessionObserver {
   readonly #tap: TapContext;
   readonly #listener: string;
+  readonly #shared: boolean;
   /** The fields every record of the session starts with. */
   readonly #base: {
     listener: string;
@@ -146,22 +155,24 @@ export class SessionTap implements SessionObserver {
   #calls = 0;
   #closed = false;
 
-  /** Starts watching a session of `identity` on `listener` to `upstream`. */
-  constructor(
-    tap: TapContext,
-    listener: string,
-    client: number | string,
-    identity: IdentityRecord,
-    upstream: ObservedUpstream,
-  ) {
+  /** Starts watching the session of `session.identity` to `session.upstream`. */
+  constructor(tap: TapContext, session: SessionTapOptions) {
+    const { identity, upstream } = session;
     this.#tap = tap;
-    this.#listener = listener;
-    this.#base = { listener, client, identity, upstream: upstream.name, uri: upstream.uri };
+    this.#listener = identity.listener;
+    this.#shared = upstream.shared;
+    this.#base = {
+      listener: identity.listener,
+      client: identity.client,
+      identity: identityRecord(identity),
+      upstream: upstream.name,
+      uri: upstream.uri,
+    };
   }
 
-  /** The `connect` record's fields. */
-  connectRecord(shared: boolean): Record<string, unknown> {
-    return { kind: "connect", ...this.#base, shared };
+  /** The `connect` record. */
+  connectRecord(): Record<string, unknown> {
+    return { kind: "connect", ...this.#base, shared: this.#shared };
   }
 
   /** A frame from the client: calls wait for their reply, stream data is counted. */

@@ -26,7 +26,6 @@ import type {
   SessionObserver,
   SessionObservers,
 } from "../proxy/observer.ts";
-import { identityRecord } from "./identity.ts";
 import type { AuditPolicy } from "./policy.ts";
 import { Redactor } from "./redact.ts";
 import { SessionTap, type TapContext } from "./session_tap.ts";
@@ -105,14 +104,8 @@ export class AuditTap implements SessionObservers, TapContext {
 
   /** A tap for a new session; writes its `connect` record. */
   observe(identity: ClientIdentity, upstream: ObservedUpstream): SessionObserver {
-    const session = new SessionTap(
-      this,
-      identity.listener,
-      identity.client,
-      identityRecord(identity),
-      upstream,
-    );
-    void this.emit(session.connectRecord(upstream.shared));
+    const session = new SessionTap(this, { identity, upstream });
+    void this.emit(session.connectRecord());
     return session;
   }
 
