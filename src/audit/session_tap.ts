@@ -25,10 +25,10 @@ import {
 import { type DecodeError, decodeFrame } from "./decoder.ts";
 import { type ActedOn, objectOf } from "./decoder_object.ts";
 import { StreamSummary } from "./decoder_stream.ts";
-import { argsNameObject, eventObject, replyNamesObject } from "./handles.ts";
+import { eventObject } from "./handles.ts";
+import { callKey, factsOf, type ProcedureFacts } from "./procedure_facts.ts";
 import { type IdentityRecord, identityRecord } from "./identity.ts";
 import { AUDIT_LEVEL_NAMES, AuditLevel, type AuditLevelValue } from "./policy.ts";
-import { describeProcedure } from "./schema.ts";
 import type { AuditPolicy } from "./policy.ts";
 import type { Redactor } from "./redact.ts";
 
@@ -66,57 +66,9 @@ interface OpenStream {
   object: ActedOn | undefined;
 }
 
-/** What a record needs to know of a procedure, found once per procedure. */
-interface ProcedureFacts {
-  /** `program`, `procedure` and `class` by name (numbers when unknown). */
-  program: string | number;
-  procedure: string | number;
-  class: string | undefined;
-  /** It opens a stream. */
-  stream: boolean;
-  /** Its args name the object acted on. */
-  argsObject: boolean;
-  /** Its reply names the object acted on. */
-  replyObject: boolean;
-}
-
-const facts = new Map<number, ProcedureFacts>();
-
-function factsOf(program: number, procedure: number): ProcedureFacts {
-  const key = callKey(program, procedure >>> 0);
-  let found = facts.get(key);
-  if (found === undefined) {
-    const described = describeProcedure(program, procedure);
-    found = {
-      program: described?.program ?? program,
-      procedure: described?.procedure ?? procedure,
-      class: described?.access,
-      stream: described?.stream !== undefined,
-      argsObject: argsNameObject(program, procedure),
-      replyObject: replyNamesObject(program, procedure),
-    };
-    facts.set(key, found);
-  }
-  return found;
-}
-
 /** Frames smaller than this many bytes (both together) never need the size check. */
 function mayExceed(bytes: number, maxRecordBytes: number): boolean {
   return bytes * 8 + 2048 > maxRecordBytes;
-}
-
-/** Program numbers folded into a small index, so that (program, serial) is one number. */
-function callKey(program: number, serial: number): number {
-  const index = program === Program.REMOTE
-    ? 0
-    : program === Program.QEMU
-    ? 1
-    : program === Program.LXC
-    ? 2
-    : program === Program.ADMIN
-    ? 3
-    : 4;
-  return index * 0x100000000 + serial;
 }
 
 function roundMs(ms: number): number {
