@@ -5,6 +5,7 @@
  */
 
 import { ConfigError, loadConfig } from "../config/load.ts";
+import type { AuditConfig } from "../config/schema.ts";
 import { rootLogger } from "../log/logger.ts";
 import { Server } from "../proxy/server.ts";
 import { openAudit } from "./audit_tap.ts";
@@ -37,7 +38,7 @@ export async function serve(configPath: string): Promise<number> {
   rootLogger.info("virtmux started", { config: configPath, pid: Deno.pid });
   let reloading = Promise.resolve();
   Deno.addSignalListener("SIGHUP", () => {
-    reloading = reloading.then(() => reload(server, configPath));
+    reloading = reloading.then(() => reload(server, configPath, config.audit));
   });
   const signal = await new Promise<Deno.Signal>((resolve) => {
     for (const name of ["SIGTERM", "SIGINT"] as const) {
@@ -52,8 +53,11 @@ export async function serve(configPath: string): Promise<number> {
   return 0;
 }
 
-/** Loads the config again and applies it, or logs why not and keeps the old one. */
-async function reload(server: Server, configPath: string): Promise<void> {
+/**
+ * Loads the config again and applies it, or logs why not and keeps the old one. `[audit]` stays
+ * as it was at start (`audit`): a change is logged, not applied.
+ */
+async function reload(server: Server, configPath: string, audit: AuditConfig): Promise<void> {
   let config;
   try {
     config = await loadConfig(configPath);
@@ -64,6 +68,11 @@ async function reload(server: Server, configPath: string): Promise<void> {
     return;
   }
   rootLogger.configure(config.log.level, config.log.format);
+  if (JSON.stringify(config.audit) !== JSON.stringify(audit)) {
+    rootLogger.warning("Config reload: [audit] changes apply after a restart", {
+      config: configPath,
+    });
+  }
   const problems = await server.reload(listenerSpecs(config), config.limits.maxClients);
   for (const problem of problems) rootLogger.error("Config reload problem", { problem });
   rootLogger.info("Config reloaded", {
