@@ -3,7 +3,7 @@
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
  * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls, decode.
+ * tls, decode, audit.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
 import { progress } from "./figures/_interleave.ts";
+import { measureAuditCalls } from "./figures/audit_calls.ts";
 import { measureAuditDecode } from "./figures/audit_decode.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measurePythonThreads } from "./figures/python_threads.ts";
@@ -276,6 +277,13 @@ async function main(): Promise<void> {
       await save();
     }
 
+    if (want("audit")) {
+      figures.push(
+        await measureAuditCalls({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
+      );
+      await save();
+    }
+
     if (want("virsh") || want("python") || want("ssh") || want("tls")) {
       progress("starting libvirtd (test driver, tls)");
       const daemon = await startLibvirtd({ tls: true });
@@ -428,18 +436,6 @@ async function main(): Promise<void> {
       await save();
     }
   } finally {
-    figures.push({
-      id: "audit",
-      title: "Audit on vs off, small calls",
-      description: "Small-call throughput with `[audit] enabled = true` against the same with " +
-        "audit off.",
-      columns: [],
-      metrics: [],
-      goals: [],
-      commands: [],
-      notes: [],
-      notMeasured: "audit logging is not built",
-    });
     await save();
     progress(`done in ${Math.round((performance.now() - began) / 1000)} s: BENCHMARKS.md`);
   }

@@ -5,7 +5,7 @@
  */
 
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { type Config, controlSocketPath } from "../config/schema.ts";
+import { type AuditConfig, type Config, controlSocketPath } from "../config/schema.ts";
 import { ControlServer } from "../control/server.ts";
 import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
@@ -13,12 +13,14 @@ import { serveMetrics } from "../metrics/http_server.ts";
 import { ProxyMetrics } from "../metrics/proxy_metrics.ts";
 import { composeObservers } from "../proxy/observer_composite.ts";
 import { Server } from "../proxy/server.ts";
+import { openAudit } from "./audit_tap.ts";
 import { listenerSpecs } from "./specs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /**
  * Runs the proxy until SIGTERM or SIGINT; resolves to the exit status. SIGHUP reloads the
  * config: a valid one applies to new clients, an invalid one is logged and the old one stays.
+ * `[audit]` is read at start only; the log is closed (and sealed) after the drain.
  */
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
@@ -26,21 +28,29 @@ export async function serve(configPath: string): Promise<number> {
   const metrics = wantsMetrics(config)
     ? new ProxyMetrics({ version: denoJson.version })
     : undefined;
+  const audit = await openAudit(config.audit, rootLogger);
   const server = new Server({
     listeners: listenerSpecs(config),
     maxClients: config.limits.maxClients,
     logger: rootLogger,
     shutdownGraceMs: config.limits.shutdownGraceMs,
-    observers: composeObservers([metrics]), // the audit log's observers join here
+    observers: composeObservers([metrics, audit?.observers]),
     counters: metrics,
+    peerCredentials: audit !== undefined,
   });
   metrics?.watch(() => server.snapshot());
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    await audit?.close();
+    throw error;
+  }
+  if (audit !== undefined) rootLogger.info("Audit log open", { path: config.audit.path });
   const extras = await startExtras(config, server, metrics);
   rootLogger.info("virtmux started", { config: configPath, pid: Deno.pid });
   let reloading = Promise.resolve();
   Deno.addSignalListener("SIGHUP", () => {
-    reloading = reloading.then(() => reload(server, configPath));
+    reloading = reloading.then(() => reload(server, configPath, config.audit));
   });
   const signal = await new Promise<Deno.Signal>((resolve) => {
     for (const name of ["SIGTERM", "SIGINT"] as const) {
@@ -52,12 +62,16 @@ export async function serve(configPath: string): Promise<number> {
   await extras.control?.close();
   await server.shutdown();
   await extras.metrics?.close();
+  await audit?.close();
   rootLogger.info("virtmux stopped");
   return 0;
 }
 
-/** Loads the config again and applies it, or logs why not and keeps the old one. */
-async function reload(server: Server, configPath: string): Promise<void> {
+/**
+ * Loads the config again and applies it, or logs why not and keeps the old one. `[audit]` stays
+ * as it was at start (`audit`): a change is logged, not applied.
+ */
+async function reload(server: Server, configPath: string, audit: AuditConfig): Promise<void> {
   let config;
   try {
     config = await loadConfig(configPath);
@@ -68,6 +82,11 @@ async function reload(server: Server, configPath: string): Promise<void> {
     return;
   }
   rootLogger.configure(config.log.level, config.log.format);
+  if (JSON.stringify(config.audit) !== JSON.stringify(audit)) {
+    rootLogger.warning("Config reload: [audit] changes apply after a restart", {
+      config: configPath,
+    });
+  }
   const problems = await server.reload(listenerSpecs(config), config.limits.maxClients);
   for (const problem of problems) rootLogger.error("Config reload problem", { problem });
   rootLogger.info("Config reloaded", {

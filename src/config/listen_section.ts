@@ -231,7 +231,7 @@ function readSocket(
 }
 
 /** `mode = "0660"`: octal permission bits as a string, since a TOML number loses the octal. */
-function readMode(checker: Checker, section: Section, key: string): number | undefined {
+export function readMode(checker: Checker, section: Section, key: string): number | undefined {
   if (!Object.hasOwn(section.table, key)) return undefined;
   const value = section.table[key];
   const path = [...section.path, key];

@@ -20,7 +20,7 @@ import { ErrorCode } from "../wire/constants.ts";
 import type { ServerCounters } from "./counters.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { refuseClient } from "./refuse_client.ts";
-import type { SessionObservers } from "./observer.ts";
+import type { ClientIdentity, SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
 import type { ClientSnapshot, ServerSnapshot } from "./server_snapshot.ts";
 import { buildSnapshot } from "./server_snapshot_build.ts";
@@ -48,6 +48,11 @@ export interface ServerOptions {
   observers?: SessionObservers;
   /** Counts admissions, refusals, dials, timeouts and pool events; undefined: none. */
   counters?: ServerCounters;
+  /**
+   * Read every unix client's credentials (SO_PEERCRED), not only on listeners with
+   * `allow_uids`/`allow_gids`: the audit log names who made each call.
+   */
+  peerCredentials?: boolean;
 }
 
 /** A connected client, for {@linkcode Server.snapshot} and {@linkcode Server.disconnect}. */
@@ -167,7 +172,7 @@ export class Server {
         }
         continue;
       }
-      if (checksPeers(spec) !== runtime.socket.peerCredentials) {
+      if (this.#readsPeers(spec) !== runtime.socket.peerCredentials) {
         // Reading credentials takes another kind of socket: bind a new one in place of the old.
         try {
           await this.#openListener(spec, runtime);
@@ -224,7 +229,7 @@ export class Server {
     const socket = await listenUnix(spec.socket, {
       mode: spec.mode,
       group: spec.group,
-      peerCredentials: checksPeers(spec),
+      peerCredentials: this.#readsPeers(spec),
       replacing: replacing?.socket,
       logger: this.#log,
     });
@@ -241,6 +246,11 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
+  }
+
+  /** Whether the socket of `spec` reads its clients' credentials. */
+  #readsPeers(spec: ListenerSpec): boolean {
+    return checksPeers(spec) || this.#options.peerCredentials === true;
   }
 
   /**
@@ -291,6 +301,20 @@ export class Server {
           upstream: spec.upstream.name,
           ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
         });
+        const identity: ClientIdentity = {
+          listener: spec.socket,
+          client: id,
+          ...(accepted.peer && {
+            uid: accepted.peer.uid,
+            gid: accepted.peer.gid,
+            pid: accepted.peer.pid,
+          }),
+        };
+        const observed = {
+          name: spec.upstream.name,
+          uri: spec.upstream.uri.text,
+          shared: spec.upstream.share,
+        };
         if (checksPeers(spec)) {
           const refusal = peerRefusal(spec, accepted);
           if (refusal !== undefined) {
@@ -299,6 +323,7 @@ export class Server {
               gid: accepted.peer?.gid,
             });
             this.#options.counters?.clientRefused(spec.socket, "peer_credentials");
+            this.#options.observers?.observe(identity, observed)?.closed(`refused: ${refusal}`);
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -311,24 +336,14 @@ export class Server {
         if (full > 0) {
           log.warning("Client refused: too many clients", { limit: full });
           this.#options.counters?.clientRefused(spec.socket, "max_clients");
-          void refuseClient(
-            conn,
-            `virtmux has reached its limit of ${full} clients on "${spec.socket}"`,
-            { logger: log },
-          );
+          const reason = `virtmux has reached its limit of ${full} clients on "${spec.socket}"`;
+          this.#options.observers?.observe(identity, observed)?.closed(`refused: ${reason}`);
+          void refuseClient(conn, reason, { logger: log });
           continue;
         }
         log.info("Client connected");
+        const observer = this.#options.observers?.observe(identity, observed);
         this.#options.counters?.clientAccepted(spec.socket);
-        const observer = this.#options.observers?.observe({
-          listener: spec.socket,
-          client: id,
-          ...(accepted.peer && {
-            uid: accepted.peer.uid,
-            gid: accepted.peer.gid,
-            pid: accepted.peer.pid,
-          }),
-        }, { name: spec.upstream.name, uri: spec.upstream.uri.text, shared: spec.upstream.share });
         const session = spec.upstream.share
           ? new SharedSession(conn, {
             id,

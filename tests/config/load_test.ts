@@ -139,7 +139,7 @@ listen = ""
     maxMessageBytes: 300000,
     maxClients: 10,
   }]);
-  assert.deepEqual(config.audit, { enabled: false, path: "/tmp/audit.jsonl" });
+  assert.deepEqual(config.audit, { ...DEFAULTS.audit, path: "/tmp/audit.jsonl" });
   assert.deepEqual(config.metrics, { listen: "" });
 });
 
@@ -180,7 +180,7 @@ Deno.test("parseConfig() fills in every default", () => {
     keepaliveIntervalMs: 5000,
     keepaliveCount: 5,
   }]);
-  assert.deepEqual(config.audit, { enabled: false, path: "/var/log/virtmux/audit.jsonl" });
+  assert.deepEqual(config.audit, DEFAULTS.audit);
   assert.deepEqual(config.metrics, { listen: "" });
   assert.deepEqual(config.limits, DEFAULTS.limits);
 });
@@ -455,9 +455,15 @@ const MISTAKES: [string, string, string][] = [
     'v.toml:6:1: "group" must not be empty',
   ],
   [
-    "audit enabled",
-    "[audit]\nenabled = true\n",
-    "v.toml:2:1: audit logging is not built yet",
+    "audit rule without a level",
+    '[audit]\nenabled = true\n[[audit.rule]]\nclass = "read"\n',
+    'v.toml:3:1: missing required key "level" in [[audit.rule]]',
+  ],
+  [
+    "audit rule with a procedure glob that matches nothing",
+    '[audit]\n[[audit.rule]]\nprocedures = ["DOMAN_*"]\nlevel = "none"\n',
+    'v.toml:3:15: "DOMAN_*" in "procedures" matches no procedure: use libvirt\'s names or ' +
+    'globs, e.g. "DOMAIN_DESTROY", "DOMAIN_*", "QEMU_PROC_*" or "virDomainDestroy"',
   ],
   [
     "metrics address without a port",

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Logger } from "../../src/log/logger.ts";
 import type { ClientTimeouts } from "../../src/proxy/client_clock.ts";
 import { Policy } from "../../src/proxy/policy.ts";
-import { Server } from "../../src/proxy/server.ts";
+import type { ClientIdentity, SessionObservers } from "../../src/proxy/observer.ts";
+import { Server, type ServerOptions } from "../../src/proxy/server.ts";
 import type { ListenerSpec, UpstreamSpec } from "../../src/proxy/spec.ts";
 import type { Channel } from "../../src/transport/channel.ts";
 import { parseUri } from "../../src/uri/uri.ts";
@@ -127,6 +128,7 @@ interface Harness {
 async function start(
   listeners: (dir: string) => ListenerSpec[],
   maxClients = 100,
+  extra: Partial<ServerOptions> = {},
 ): Promise<Harness> {
   const dir = await Deno.makeTempDir({ prefix: "virtmux-server-" });
   const upstream = new FakeUpstream();
@@ -137,6 +139,7 @@ async function start(
     logger: new Logger({ sink: (line) => lines.push(line), level: "debug" }),
     shutdownGraceMs: 200,
     dialUpstream: upstream.dial,
+    ...extra,
   });
   await server.start();
   return {
@@ -552,6 +555,52 @@ Deno.test("idle_timeout closes an idle client but not one with a call outstandin
   } finally {
     idle.close();
     waiting.close();
+    await t.finish();
+  }
+});
+
+Deno.test("observers: every client is watched with its credentials, refused ones too", async () => {
+  const seen: { identity: ClientIdentity; events: string[] }[] = [];
+  const observers: SessionObservers = {
+    observe(identity) {
+      const events: string[] = [];
+      seen.push({ identity, events });
+      return {
+        fromClient: () => void events.push("from") as undefined,
+        toClient: () => void events.push("to") as undefined,
+        closed: (reason) => void events.push(`closed: ${reason}`),
+      };
+    },
+  };
+  const t = await start(
+    (dir) => [
+      spec(`${dir}/open.sock`),
+      spec(`${dir}/theirs.sock`, { allowUids: new Set([UID + 1]) }),
+    ],
+    100,
+    { observers, peerCredentials: true },
+  );
+  try {
+    const c = await Client.connect(t.path("open.sock"));
+    await c.open();
+    await c.works();
+    c.close();
+    await until("the session to end", () => seen[0]?.events.some((e) => e.startsWith("closed")));
+    assert.deepEqual(seen[0].identity, {
+      listener: t.path("open.sock"),
+      client: 1,
+      uid: UID,
+      gid: GID,
+      pid: Deno.pid,
+    });
+    assert.deepEqual(seen[0].events.slice(0, 4), ["from", "to", "from", "to"]);
+    const refused = await Client.connect(t.path("theirs.sock"));
+    await refused.call(RemoteProc.AUTH_LIST);
+    refused.close();
+    assert.equal(seen[1].identity.uid, UID);
+    assert.equal(seen[1].events.length, 1);
+    assert.match(seen[1].events[0], /^closed: refused: virtmux does not allow uid/);
+  } finally {
     await t.finish();
   }
 });
