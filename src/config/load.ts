@@ -58,6 +58,7 @@ import { resolveProcedureName } from "../wire/procedure_names.ts";
 import { parseUri, UriError } from "../uri/uri.ts";
 import { type AccountDatabase, accountId } from "../transport/accounts.ts";
 import { type KeyPath, scanKeyPositions } from "./locate.ts";
+import { checkFront, FRONT_KEYS, isFront } from "./network_listener.ts";
 import {
   type AuditConfig,
   type Config,
@@ -370,9 +371,10 @@ function checkListeners(
     .filter((name) => UPSTREAM_NAME.test(name));
   const listeners: ListenerConfig[] = [];
   const seenSockets = new Map<string, KeyPath>();
+  const seenAddresses = new Map<string, KeyPath>();
   for (const section of sections) {
-    checkKeys(checker, section, LISTEN_KEYS);
-    const socket = requiredString(checker, section, "socket");
+    checkKeys(checker, section, [...LISTEN_KEYS, ...FRONT_KEYS]);
+    const socket = isFront(section) ? undefined : requiredString(checker, section, "socket");
     if (socket !== undefined) checkSocket(checker, section, socket, seenSockets);
     let upstream = string(checker, section, "upstream");
     if (upstream === undefined && !(Object.hasOwn(section.table, "upstream"))) {
@@ -410,6 +412,13 @@ function checkListeners(
       allowUids: accountIds(checker, section, "allow_uids", "passwd"),
       allowGids: accountIds(checker, section, "allow_gids", "group"),
     };
+    const front = checkFront(
+      checker,
+      section,
+      () => [listener.upstream, ...allowUpstreams],
+      seenAddresses,
+    );
+    if (front !== undefined) listener.front = front;
     if (listener.routeByName) checkRouting(checker, section, listener, upstreams);
     const group = string(checker, section, "group");
     if (group === "") checker.report([...section.path, "group"], `"group" must not be empty`);

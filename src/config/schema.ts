@@ -8,6 +8,7 @@
 
 import { MAX_FRAME_BYTES } from "../wire/constants.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
+import type { FrontConfig } from "./network_listener.ts";
 
 /** Log levels, in increasing severity. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -222,6 +223,8 @@ export interface ListenerConfig {
   maxMessageBytes?: number;
   /** Most clients at once on this socket, when stricter than `[limits]` (`max_clients`). */
   maxClients?: number;
+  /** A network front (`tls = ...` / `tcp = ...`) instead of a socket; `socket` is then "". */
+  front?: FrontConfig;
 }
 
 /** `[audit]`: the hash-chained audit log (not built yet: only `enabled = false` is accepted). */

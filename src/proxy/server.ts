@@ -1,6 +1,7 @@
 /**
- * `virtmux serve`: listeners on unix sockets, a session per accepted client, and an orderly
- * shutdown that stops accepting, lets outstanding calls finish, and removes the socket files.
+ * `virtmux serve`: listeners on unix sockets and network fronts (TLS, TCP), a session per accepted
+ * client, and an orderly shutdown that stops accepting, lets outstanding calls finish, and removes
+ * the socket files.
  *
  * @module
  */
@@ -9,14 +10,18 @@ import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
+import { dnMatchesAny } from "../transport/dn_pattern.ts";
+import type { NetworkListener } from "../transport/net_listener.ts";
 import { peerAllowed } from "../transport/peer_credentials.ts";
+import { listenTcp } from "../transport/tcp_listener.ts";
+import { listenTls, type TlsFrontOptions, type TlsListener } from "../transport/tls_listener.ts";
 import {
   type AcceptedClient,
   listenUnix,
   resolveGroup,
   type UnixSocketListener,
 } from "../transport/unix_listener.ts";
-import { ErrorCode } from "../wire/constants.ts";
+import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { ClientSession } from "./session.ts";
@@ -24,11 +29,14 @@ import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
 import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 export type { ListenerSpec, UpstreamSpec } from "./spec.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
+/** Time a TLS client has for its handshake when `open_timeout` is off. */
+const DEFAULT_HANDSHAKE_MS = 30_000;
 
 /** Options for {@linkcode Server}. */
 export interface ServerOptions {
@@ -47,7 +55,7 @@ export interface ServerOptions {
 /** A listening socket and the spec new clients get (replaced on reload). */
 interface ListenerRuntime {
   spec: ListenerSpec;
-  socket: UnixSocketListener;
+  socket: UnixSocketListener | NetworkListener | TlsListener;
   /** Clients connected through this path, shared with the socket this one replaced. */
   clients: { open: number };
   accepting: Promise<void>;
@@ -83,7 +91,7 @@ export class Server {
     return this.#sessions.size;
   }
 
-  /** Socket paths served now. */
+  /** Socket paths (and network front labels) served now. */
   get sockets(): string[] {
     return [...this.#listeners.keys()];
   }
@@ -128,6 +136,16 @@ export class Server {
         } catch (error) {
           problems.push(errorMessage(error));
         }
+        continue;
+      }
+      if (spec.front !== undefined) {
+        // Same address: TLS files and checks are read again; connected clients stay.
+        try {
+          if ("reload" in runtime.socket) await runtime.socket.reload(this.#tlsOptions(spec));
+        } catch (error) {
+          problems.push(errorMessage(error));
+        }
+        runtime.spec = spec;
         continue;
       }
       if (checksPeers(spec) !== runtime.socket.peerCredentials) {
@@ -184,13 +202,15 @@ export class Server {
 
   /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
   async #openListener(spec: ListenerSpec, replacing?: ListenerRuntime): Promise<void> {
-    const socket = await listenUnix(spec.socket, {
-      mode: spec.mode,
-      group: spec.group,
-      peerCredentials: checksPeers(spec),
-      replacing: replacing?.socket,
-      logger: this.#log,
-    });
+    const socket = spec.front !== undefined
+      ? await this.#openFront(spec)
+      : await listenUnix(spec.socket, {
+        mode: spec.mode,
+        group: spec.group,
+        peerCredentials: checksPeers(spec),
+        replacing: replacing?.socket as UnixSocketListener | undefined,
+        logger: this.#log,
+      });
     // Clients of a replaced socket stay; they keep counting against the listener's limit.
     const clients = replacing?.clients ?? { open: 0 };
     const runtime: ListenerRuntime = { spec, socket, clients, accepting: Promise.resolve() };
@@ -204,6 +224,35 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
+  }
+
+  /** Binds the network front of `spec`; a plain TCP one with a warning, as it is open to all. */
+  async #openFront(spec: ListenerSpec): Promise<NetworkListener> {
+    const front = spec.front!;
+    const address = { hostname: front.hostname, port: front.port };
+    if (front.kind === "tls") return await listenTls(address, spec.socket, this.#tlsOptions(spec));
+    this.#log.warning("Plain TCP front: no encryption, and anyone who reaches it is let in", {
+      listener: spec.socket,
+    });
+    return listenTcp(
+      address,
+      spec.socket,
+      (error) =>
+        this.#log.warning("Accepting a client failed; still listening", {
+          listener: spec.socket,
+          error: errorMessage(error),
+        }),
+    );
+  }
+
+  /** The TLS front options of `spec`. */
+  #tlsOptions(spec: ListenerSpec): TlsFrontOptions {
+    const tls = spec.front!.tls!;
+    return {
+      ...tls,
+      handshakeTimeoutMs: spec.timeouts.openMs || DEFAULT_HANDSHAKE_MS,
+      logger: this.#log.child({ listener: spec.socket }),
+    };
   }
 
   /**
@@ -252,6 +301,8 @@ export class Server {
           client: id,
           upstream: spec.upstream.name,
           ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
+          ...(accepted.address !== undefined && { peer: accepted.address }),
+          ...(accepted.certificateDn !== undefined && { dn: accepted.certificateDn }),
         });
         if (checksPeers(spec)) {
           const refusal = peerRefusal(spec, accepted);
@@ -260,6 +311,15 @@ export class Server {
               reason: refusal,
               gid: accepted.peer?.gid,
             });
+            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
+            continue;
+          }
+        }
+        if (!spec.upstream.share) {
+          // A dedicated upstream is fixed at accept; shared ones are checked at CONNECT_OPEN.
+          const refusal = dnRefusal(spec, spec.upstream, accepted.certificateDn);
+          if (refusal !== undefined) {
+            log.warning("Client refused: DN not allowed", { reason: refusal });
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -289,7 +349,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
-            poolFor: (name, flags) => this.#pool(spec, name, flags),
+            poolFor: (name, flags) => this.#pool(spec, name, flags, accepted.certificateDn, log),
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,
@@ -333,8 +393,19 @@ export class Server {
    * `route_by_name`, a name that is one of the listener's routes picks that upstream, opened
    * with its own open name.
    */
-  #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
+  #pool(
+    spec: ListenerSpec,
+    name: string | null,
+    flags: number,
+    dn?: string,
+    log?: Logger,
+  ): Pool {
     const routed = name === null ? undefined : spec.routes.get(name);
+    const refusal = dnRefusal(spec, routed ?? spec.upstream, dn);
+    if (refusal !== undefined) {
+      log?.warning("Open refused: DN not allowed", { reason: refusal });
+      throw new UpstreamError(refusal, ErrorCode.ACCESS_DENIED, ErrorDomain.RPC);
+    }
     return this.#pools.get({
       upstream: routed ?? spec.upstream,
       openName: routed !== undefined ? routed.uri.openName : name,
@@ -342,6 +413,22 @@ export class Server {
       maxFrameBytes: spec.maxFrameBytes,
     });
   }
+}
+
+/**
+ * Why a client with certificate subject `dn` may not reach `upstream` through the front of
+ * `spec` (its `allow_dns`), or undefined when it may.
+ */
+function dnRefusal(
+  spec: ListenerSpec,
+  upstream: UpstreamSpec,
+  dn: string | undefined,
+): string | undefined {
+  const patterns = spec.front?.allowDns.get(upstream.name);
+  if (patterns === undefined || (dn !== undefined && dnMatchesAny(patterns, dn))) return undefined;
+  return `virtmux does not allow ${
+    dn === undefined ? "a client without a certificate" : `"${dn}"`
+  } to reach upstream "${upstream.name}" through "${spec.socket}": not in the listener's allow_dns`;
 }
 
 /** Why `accepted` may not use the socket of `spec`, or undefined when it may. */
