@@ -58,7 +58,7 @@ Deno.test("network fronts: TLS and TCP clients reach upstreams picked by name", 
     const files = `key_file = "${pki.server.key}"
 cert_file = "${pki.server.cert}"
 ca_file = "${pki.ca.cert}"`;
-    const [main, v6, mirror, plain, open] = [0, 0, 0, 0, 0].map(() => freePort());
+    const [main, v6, mirror, plain, open, dedicated] = [0, 0, 0, 0, 0, 0].map(() => freePort());
     virtmux = await startVirtmux(
       `
 [log]
@@ -73,6 +73,10 @@ share = true
 name = "hv2"
 uri = "${hv2.uris.unix}"
 share = true
+
+[[upstream]]
+name = "hv1-dedicated"
+uri = "${hv1.uris.unix}"
 
 [[listen]]
 tls = "127.0.0.1:${main}"
@@ -104,6 +108,12 @@ tls = "localhost:${open}"
 upstream = "hv2"
 ${files}
 tls_no_verify_certificate = true
+
+[[listen]]
+tls = "127.0.0.1:${dedicated}"
+upstream = "hv1-dedicated"
+${files}
+allow_dns = { hv1-dedicated = ["O=virtmux,CN=alice"] }
 `,
       { waitForSockets: [] },
     );
@@ -193,6 +203,14 @@ tls_no_verify_certificate = true
       const result = await virsh(`test+tcp://127.0.0.1:${plain}/default`, ["list"]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(await virtmux!.logText(), /Plain TCP front/);
+    });
+
+    await t.step("allow_dns on a dedicated upstream refuses at the first call", async () => {
+      const refused = await virsh(tlsUri(dedicated, standard), ["list"]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /does not allow "O=virtmux,CN=virtmux-test-client" to reach/);
+      const allowed = await virsh(tlsUri(dedicated, alice.clientPkiPath), ["list"]);
+      assert.equal(allowed.code, 0, allowed.stderr);
     });
 
     await t.step("sessions log the client's DN and address", async () => {
