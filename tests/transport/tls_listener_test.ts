@@ -18,7 +18,13 @@ function options(pki: Pki, lines: string[], extra: Partial<TlsFrontOptions> = {}
 }
 
 /** Connects as a libvirt client would; resolves to what the server sent before it closed. */
-function connect(pki: Pki, port: number, withCert: boolean, send?: Uint8Array): Promise<number[]> {
+function connect(
+  pki: Pki,
+  port: number,
+  withCert: boolean | { cert: string; key: string },
+  send?: Uint8Array,
+): Promise<number[]> {
+  const files = withCert === true ? pki.client : withCert || undefined;
   return new Promise((resolve) => {
     const received: number[] = [];
     const socket = tls.connect({
@@ -26,9 +32,9 @@ function connect(pki: Pki, port: number, withCert: boolean, send?: Uint8Array): 
       port,
       servername: "localhost",
       ca: Deno.readTextFileSync(pki.ca.cert),
-      ...(withCert && {
-        cert: Deno.readTextFileSync(pki.client.cert),
-        key: Deno.readTextFileSync(pki.client.key),
+      ...(files && {
+        cert: Deno.readTextFileSync(files.cert),
+        key: Deno.readTextFileSync(files.key),
       }),
     });
     socket.on("data", (chunk: Uint8Array) => {
@@ -91,6 +97,25 @@ Deno.test("tls_listener: refusals drop the client without the byte; no_verify le
     await accepted.channel.closeWrite();
     assert.deepEqual(await received, [1]);
     accepted.channel.close();
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("tls_listener: expired and foreign certificates are refused", async () => {
+  await using dir = await tempDir("tls-listener");
+  const pki = await makePki(dir.path, { expiredClient: true, otherCa: true });
+  const lines: string[] = [];
+  const listener = await listenTls(
+    { hostname: "127.0.0.1", port: 0 },
+    "tls://127.0.0.1:0",
+    options(pki, lines),
+  );
+  try {
+    assert.deepEqual(await connect(pki, listener.port, pki.expiredClient!.client), []);
+    assert.deepEqual(await connect(pki, listener.port, pki.otherCa!.client), []);
+    const refusals = lines.filter((line) => line.includes("Certificate failed validation"));
+    assert.equal(refusals.length, 2, lines.join("\n"));
   } finally {
     listener.close();
   }
