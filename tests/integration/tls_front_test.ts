@@ -213,6 +213,22 @@ allow_dns = { hv1-dedicated = ["O=virtmux,CN=alice"] }
       assert.equal(allowed.code, 0, allowed.stderr);
     });
 
+    await t.step("garbage and silence before the handshake leave good clients alone", async () => {
+      const garbage = await Deno.connect({ hostname: "127.0.0.1", port: main });
+      await garbage.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n".repeat(50)));
+      const silent = await Promise.all(
+        Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port: main })),
+      );
+      const buffer = new Uint8Array(64);
+      let got: number | null = 0;
+      while (got !== null) got = await garbage.read(buffer).catch(() => null);
+      garbage.close();
+      const result = await virsh(tlsUri(main, alice.clientPkiPath, "hv1"), ["list"]);
+      assert.equal(result.code, 0, result.stderr);
+      for (const conn of silent) conn.close();
+      assert.match(await virtmux!.logText(), /TLS handshake failed/);
+    });
+
     await t.step("sessions log the client's DN and address", async () => {
       const log = await virtmux!.logText();
       assert.match(log, /Client connected.*peer=127\.0\.0\.1:\d+.*dn="?O=virtmux,CN=alice/);
