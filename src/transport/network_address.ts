@@ -72,7 +72,11 @@ export function parseListenAddress(text: string, defaultPort: number): ListenAdd
   return { hostname, port };
 }
 
-/** `host:port`, with an IPv6 literal in brackets. */
+/**
+ * `host:port`, with an IPv6 literal in brackets; an IPv4 client of a dual-stack `[::]` listener
+ * (`::ffff:192.0.2.7`) shows as its IPv4 address.
+ */
 export function formatAddress(hostname: string, port: number): string {
-  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  const host = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname)?.[1] ?? hostname;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

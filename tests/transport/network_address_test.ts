@@ -36,4 +36,5 @@ Deno.test("network_address: mistakes say what is wrong", () => {
 Deno.test("network_address: IPv6 is written in brackets", () => {
   assert.equal(formatAddress("::1", 16514), "[::1]:16514");
   assert.equal(formatAddress("10.0.0.1", 16509), "10.0.0.1:16509");
+  assert.equal(formatAddress("::ffff:192.0.2.7", 5), "192.0.2.7:5");
 });
