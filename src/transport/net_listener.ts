@@ -1,12 +1,11 @@
 /**
  * What the network fronts share: the listener shape the server serves (the same as a unix
  * socket's, with nothing to remove from the file system), a queue from which accepted clients are
- * taken, and a node:net server bound to a {@linkcode ListenAddress}.
+ * taken, and an accept loop on a {@linkcode ListenAddress}.
  *
  * @module
  */
 
-import * as net from "node:net";
 import { errorMessage } from "../log/error_message.ts";
 import type { AcceptedClient } from "./credential_listener.ts";
 import type { ListenAddress } from "./network_address.ts";
@@ -64,32 +63,59 @@ export class AcceptQueue {
   }
 }
 
+/** First and longest pause before accepting again after a failed accept (EMFILE). */
+const MIN_ACCEPT_PAUSE_MS = 50;
+const MAX_ACCEPT_PAUSE_MS = 1000;
+
 /**
- * Binds a node:net server to `address` and hands each raw connection to `onConnection`.
+ * Binds `address` with Deno's own listener and hands each accepted connection to `onConnection`.
+ * A failed accept (out of file descriptors, most likely) is reported, waited out (50 ms, doubling
+ * to 1 s) and retried: the listener outlives it.
  *
+ * @param onAcceptError told of each failed accept
  * @throws {Error} naming `label` when the address cannot be bound (in use, not local, unknown)
  */
-export async function listenNet(
+export function listenNet(
   address: ListenAddress,
   label: string,
-  onConnection: (socket: net.Socket) => void,
+  onConnection: (conn: Deno.TcpConn) => void,
   queue: AcceptQueue,
-): Promise<NetworkListener> {
-  const server = net.createServer({ allowHalfOpen: true }, onConnection);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: Error) => {
-      reject(new Error(`Cannot listen on "${label}": ${errorMessage(error)}`));
-    });
-    server.listen({ host: address.hostname, port: address.port, backlog: 512 }, () => resolve());
-  });
-  const bound = server.address();
+  onAcceptError: (error: unknown) => void,
+): NetworkListener {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ transport: "tcp", hostname: address.hostname, port: address.port });
+  } catch (error) {
+    throw new Error(`Cannot listen on "${label}": ${errorMessage(error)}`);
+  }
+  let closed = false;
+  void (async () => {
+    let pause = MIN_ACCEPT_PAUSE_MS;
+    while (!closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return;
+        onAcceptError(error);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, MAX_ACCEPT_PAUSE_MS);
+        continue;
+      }
+      pause = MIN_ACCEPT_PAUSE_MS;
+      onConnection(conn);
+    }
+  })();
   return {
     path: label,
     peerCredentials: false,
-    port: typeof bound === "object" && bound !== null ? bound.port : address.port,
+    port: listener.addr.port,
     clients: () => queue.clients(),
     close() {
-      server.close();
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
       queue.close();
     },
     remove() {},

@@ -6,14 +6,8 @@
  * @module
  */
 
-import { errorMessage } from "../log/error_message.ts";
-import type { AcceptedClient } from "./credential_listener.ts";
 import { formatAddress, type ListenAddress } from "./network_address.ts";
-import type { NetworkListener } from "./net_listener.ts";
-
-/** First and longest pause before accepting again after a failed accept (EMFILE). */
-const MIN_ACCEPT_PAUSE_MS = 50;
-const MAX_ACCEPT_PAUSE_MS = 1000;
+import { AcceptQueue, listenNet, type NetworkListener } from "./net_listener.ts";
 
 /**
  * Listens for TCP clients on `address` with Deno's own sockets.
@@ -26,42 +20,16 @@ export function listenTcp(
   label: string,
   onAcceptError: (error: unknown) => void,
 ): NetworkListener {
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ transport: "tcp", hostname: address.hostname, port: address.port });
-  } catch (error) {
-    throw new Error(`Cannot listen on "${label}": ${errorMessage(error)}`);
-  }
-  let closed = false;
-  return {
-    path: label,
-    peerCredentials: false,
-    port: listener.addr.port,
-    async *clients(): AsyncIterable<AcceptedClient> {
-      let pause = MIN_ACCEPT_PAUSE_MS;
-      while (!closed) {
-        let conn: Deno.TcpConn;
-        try {
-          conn = await listener.accept();
-        } catch (error) {
-          if (closed || error instanceof Deno.errors.BadResource) return;
-          onAcceptError(error);
-          await new Promise((resolve) => setTimeout(resolve, pause));
-          pause = Math.min(pause * 2, MAX_ACCEPT_PAUSE_MS);
-          continue;
-        }
-        pause = MIN_ACCEPT_PAUSE_MS;
-        conn.setNoDelay(true);
-        const peer = conn.remoteAddr;
-        yield { channel: conn, address: formatAddress(peer.hostname, peer.port) };
-      }
+  const queue = new AcceptQueue();
+  return listenNet(
+    address,
+    label,
+    (conn) => {
+      conn.setNoDelay(true);
+      const peer = conn.remoteAddr;
+      queue.push({ channel: conn, address: formatAddress(peer.hostname, peer.port) });
     },
-    close() {
-      closed = true;
-      try {
-        listener.close();
-      } catch { /* closed */ }
-    },
-    remove() {},
-  };
+    queue,
+    onAcceptError,
+  );
 }

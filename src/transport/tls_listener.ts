@@ -28,7 +28,8 @@ import type { Logger } from "../log/logger.ts";
 import { certificateSubjectDn } from "./distinguished_name.ts";
 import { dnMatchesAny } from "./dn_pattern.ts";
 import { formatAddress, type ListenAddress } from "./network_address.ts";
-import { AcceptQueue, listenNet, type NetworkListener } from "./net_listener.ts";
+import { listenTcpSocket } from "./tcp_socket.ts";
+import { AcceptQueue, type NetworkListener } from "./net_listener.ts";
 import { NodeSocketChannel } from "./node_socket_channel.ts";
 import { parseRevocationList, type RevocationList } from "./revocation_list.ts";
 
@@ -86,29 +87,42 @@ export async function listenTls(
   options: TlsFrontOptions,
 ): Promise<TlsListener> {
   const queue = new AcceptQueue();
-  // Handshake deadlines by peer address, which the raw and the TLS socket share.
-  const deadlines = new Map<string, ReturnType<typeof setTimeout>>();
-  const settled = (peer: string) => {
-    clearTimeout(deadlines.get(peer));
-    deadlines.delete(peer);
-  };
+  // Peers whose handshake is under way; the raw and the TLS socket share the peer address.
+  const handshaking = new Set<string>();
+  const settled = (peer: string) => handshaking.delete(peer);
   let context = await makeContext(label, options, queue, settled);
-  const listener = await listenNet(address, label, (raw) => {
+  const listener = await listenTcpSocket(address, label, (raw) => {
     raw.setNoDelay(true);
     const current = context;
     const peer = peerOf(raw);
-    deadlines.set(
-      peer,
-      setTimeout(() => {
-        current.options.logger.info("TLS handshake timed out", { peer });
-        raw.destroy();
-      }, current.options.handshakeTimeoutMs),
-    );
-    raw.once("close", () => settled(peer));
+    handshaking.add(peer);
+    const deadline = setTimeout(() => {
+      if (!handshaking.has(peer)) return;
+      current.options.logger.info("TLS handshake timed out", { peer });
+      raw.destroy();
+    }, current.options.handshakeTimeoutMs);
+    raw.once("close", () => {
+      clearTimeout(deadline);
+      settled(peer);
+    });
+    // A client gone before its handshake ended: node:tls would hold it until the deadline.
+    raw.once("end", () => handshaking.has(peer) && raw.destroy());
     current.server.emit("connection", raw);
-  }, queue);
+  }, (error) => {
+    context.options.logger.warning("Accepting a client failed; still listening", {
+      error: errorMessage(error),
+    });
+  });
   return {
-    ...listener,
+    path: label,
+    peerCredentials: false,
+    port: listener.port,
+    clients: () => queue.clients(),
+    close() {
+      listener.close();
+      queue.close();
+    },
+    remove() {},
     async reload(next: TlsFrontOptions) {
       context = await makeContext(label, next, queue, settled);
     },

@@ -54,7 +54,7 @@ Deno.test("tls_listener: a verified client gets the confirmation byte, then a ch
   const listener = await listenTls(
     { hostname: "127.0.0.1", port: 0 },
     "tls://127.0.0.1:0",
-    options(pki, lines, { allowedDns: ["O=virtmux,CN=virtmux-*"] }),
+    options(pki, lines, { allowedDns: ["O=virtmux,CN=virtmux-*"], handshakeTimeoutMs: 300 }),
   );
   try {
     const clients = listener.clients()[Symbol.asyncIterator]();
@@ -62,6 +62,8 @@ Deno.test("tls_listener: a verified client gets the confirmation byte, then a ch
     const accepted = (await clients.next()).value!;
     assert.equal(accepted.certificateDn, "O=virtmux,CN=virtmux-test-client");
     assert.match(accepted.address!, /^127\.0\.0\.1:\d+$/);
+    // Past the handshake deadline (300 ms here) an admitted client stays.
+    await new Promise((resolve) => setTimeout(resolve, 600));
     const buffer = new Uint8Array(8);
     assert.equal(await accepted.channel.read(buffer), 1);
     assert.equal(buffer[0], 42);
