@@ -10,11 +10,9 @@ import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
-import { dnMatchesAny } from "../transport/dn_pattern.ts";
-import type { NetworkListener } from "../transport/net_listener.ts";
 import { peerAllowed } from "../transport/peer_credentials.ts";
-import { listenTcp } from "../transport/tcp_listener.ts";
-import { listenTls, type TlsFrontOptions, type TlsListener } from "../transport/tls_listener.ts";
+import type { NetworkListener } from "../transport/net_listener.ts";
+import type { TlsListener } from "../transport/tls_listener.ts";
 import {
   type AcceptedClient,
   listenUnix,
@@ -23,6 +21,7 @@ import {
 } from "../transport/unix_listener.ts";
 import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
+import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { ClientSession } from "./session.ts";
 import { PoolRegistry } from "./shared/pool_registry.ts";
@@ -35,8 +34,6 @@ export type { ListenerSpec, UpstreamSpec } from "./spec.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
-/** Time a TLS client has for its handshake when `open_timeout` is off. */
-const DEFAULT_HANDSHAKE_MS = 30_000;
 
 /** Options for {@linkcode Server}. */
 export interface ServerOptions {
@@ -141,7 +138,9 @@ export class Server {
       if (spec.front !== undefined) {
         // Same address: TLS files and checks are read again; connected clients stay.
         try {
-          if ("reload" in runtime.socket) await runtime.socket.reload(this.#tlsOptions(spec));
+          if ("reload" in runtime.socket) {
+            await runtime.socket.reload(tlsFrontOptions(spec, this.#log));
+          }
         } catch (error) {
           problems.push(errorMessage(error));
         }
@@ -203,7 +202,7 @@ export class Server {
   /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
   async #openListener(spec: ListenerSpec, replacing?: ListenerRuntime): Promise<void> {
     const socket = spec.front !== undefined
-      ? await this.#openFront(spec)
+      ? await openFront(spec, this.#log)
       : await listenUnix(spec.socket, {
         mode: spec.mode,
         group: spec.group,
@@ -224,35 +223,6 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
-  }
-
-  /** Binds the network front of `spec`; a plain TCP one with a warning, as it is open to all. */
-  async #openFront(spec: ListenerSpec): Promise<NetworkListener> {
-    const front = spec.front!;
-    const address = { hostname: front.hostname, port: front.port };
-    if (front.kind === "tls") return await listenTls(address, spec.socket, this.#tlsOptions(spec));
-    this.#log.warning("Plain TCP front: no encryption, and anyone who reaches it is let in", {
-      listener: spec.socket,
-    });
-    return listenTcp(
-      address,
-      spec.socket,
-      (error) =>
-        this.#log.warning("Accepting a client failed; still listening", {
-          listener: spec.socket,
-          error: errorMessage(error),
-        }),
-    );
-  }
-
-  /** The TLS front options of `spec`. */
-  #tlsOptions(spec: ListenerSpec): TlsFrontOptions {
-    const tls = spec.front!.tls!;
-    return {
-      ...tls,
-      handshakeTimeoutMs: spec.timeouts.openMs || DEFAULT_HANDSHAKE_MS,
-      logger: this.#log.child({ listener: spec.socket }),
-    };
   }
 
   /**
@@ -413,22 +383,6 @@ export class Server {
       maxFrameBytes: spec.maxFrameBytes,
     });
   }
-}
-
-/**
- * Why a client with certificate subject `dn` may not reach `upstream` through the front of
- * `spec` (its `allow_dns`), or undefined when it may.
- */
-function dnRefusal(
-  spec: ListenerSpec,
-  upstream: UpstreamSpec,
-  dn: string | undefined,
-): string | undefined {
-  const patterns = spec.front?.allowDns.get(upstream.name);
-  if (patterns === undefined || (dn !== undefined && dnMatchesAny(patterns, dn))) return undefined;
-  return `virtmux does not allow ${
-    dn === undefined ? "a client without a certificate" : `"${dn}"`
-  } to reach upstream "${upstream.name}" through "${spec.socket}": not in the listener's allow_dns`;
 }
 
 /** Why `accepted` may not use the socket of `spec`, or undefined when it may. */
