@@ -52,7 +52,7 @@ export type Fields<T, C = undefined> = { [K in keyof T]-?: Field<Exclude<T[K], u
 
 /**
  * Reads every field of `fields` from `section` (defaults only when the section is absent), after
- * reporting each key the table does not know. Fields are read in table order. A field with no
+ * reporting each key neither the table nor `extraKeys` (read elsewhere) knows. Fields are read in table order. A field with no
  * value, default or placeholder is left out (an optional field).
  */
 export function readSection<T, C>(
@@ -60,9 +60,10 @@ export function readSection<T, C>(
   section: Section | undefined,
   fields: Fields<T, C>,
   context: C,
+  extraKeys: readonly string[] = [],
 ): T {
   const result: Partial<T> = {};
-  if (section !== undefined) checkKeys(checker, section, fields);
+  if (section !== undefined) checkKeys(checker, section, fields, extraKeys);
   for (const name of Object.keys(fields) as (keyof T)[]) {
     const field = fields[name] as Field<T[keyof T], C>;
     const value = section === undefined
@@ -121,8 +122,13 @@ export function secondsUpTo(maxSeconds: number, zeroAllowed: boolean): Reader<nu
 // --- Internals -------------------------------------------------------------------------------
 
 /** Reports every key of `section` the table does not know, suggesting the closest known one. */
-function checkKeys<T, C>(checker: Checker, section: Section, fields: Fields<T, C>): void {
-  const known = keysOf(fields);
+function checkKeys<T, C>(
+  checker: Checker,
+  section: Section,
+  fields: Fields<T, C>,
+  extraKeys: readonly string[],
+): void {
+  const known = [...keysOf(fields), ...extraKeys];
   for (const [key, value] of Object.entries(section.table)) {
     if (known.includes(key)) continue;
     const suggestion = closest(key, known);

@@ -30,6 +30,7 @@ import {
 } from "./_section.ts";
 import { MAX_CLIENTS, MAX_SECONDS, messageBytes } from "./limits_section.ts";
 import type { KeyPath } from "./locate.ts";
+import { checkFront, FRONT_KEYS, type FrontConfig, isFront } from "./network_listener.ts";
 import { type CheckedUpstream, UPSTREAM_NAME } from "./upstream_section.ts";
 
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
@@ -107,6 +108,8 @@ export interface ListenerConfig {
   maxMessageBytes?: number;
   /** Most clients at once on this socket, when stricter than `[limits]` (`max_clients`). */
   maxClients?: number;
+  /** A network front (`tls = ...` / `tcp = ...`) instead of a socket; `socket` is then "". */
+  front?: FrontConfig;
   /**
    * Shared upstreams: ping a client that asked for keepalive after this long without a byte
    * from it, in ms (`keepalive_interval`, seconds), as libvirtd pings its clients.
@@ -143,9 +146,12 @@ export type ListenerDefaults = Pick<
 interface ListenContext {
   names: string[];
   sockets: Map<string, KeyPath>;
+  /** Network fronts' addresses taken so far. */
+  addresses: Map<string, KeyPath>;
 }
 
-const LISTEN_FIELDS: Fields<ListenerConfig, ListenContext> = {
+/** `front` is not a key of its own: network_listener.ts reads the tls/tcp keys. */
+const LISTEN_FIELDS: Fields<Omit<ListenerConfig, "front">, ListenContext> = {
   socket: { key: "socket", read: readSocket, placeholder: "" },
   mode: { key: "mode", read: readMode, default: 0o660 },
   group: {
@@ -189,9 +195,23 @@ export function readListeners(
   // Valid, unique names only: the others are reported already.
   const names = [...new Set(upstreams.map(({ config }) => config.name))]
     .filter((name) => UPSTREAM_NAME.test(name));
-  const context: ListenContext = { names, sockets: new Map() };
+  const context: ListenContext = { names, sockets: new Map(), addresses: new Map() };
   return sections.map((section) => {
-    const listener = readSection(checker, section, LISTEN_FIELDS, context);
+    const listener: ListenerConfig = readSection(
+      checker,
+      section,
+      LISTEN_FIELDS,
+      context,
+      FRONT_KEYS,
+    );
+    // A network front (tls/tcp) instead of a socket: its keys are read in network_listener.ts.
+    const front = checkFront(
+      checker,
+      section,
+      () => [listener.upstream, ...listener.allowUpstreams],
+      context.addresses,
+    );
+    if (front !== undefined) listener.front = front;
     if (listener.routeByName) checkRouting(checker, section, listener, upstreams);
     return listener;
   });
@@ -203,6 +223,7 @@ function readSocket(
   key: string,
   context: ListenContext,
 ): string | undefined {
+  if (isFront(section)) return undefined; // a network front has no socket
   const socket = requiredString(checker, section, key);
   if (socket === undefined) return undefined;
   const path = [...section.path, key];

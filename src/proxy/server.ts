@@ -1,6 +1,7 @@
 /**
- * `virtmux serve`: listeners on unix sockets, a session per accepted client, and an orderly
- * shutdown that stops accepting, lets outstanding calls finish, and removes the socket files.
+ * `virtmux serve`: listeners on unix sockets and network fronts (TLS, TCP), a session per accepted
+ * client, and an orderly shutdown that stops accepting, lets outstanding calls finish, and removes
+ * the socket files.
  *
  * @module
  */
@@ -10,15 +11,18 @@ import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
 import { peerAllowed } from "../transport/peer_credentials.ts";
+import type { NetworkListener } from "../transport/net_listener.ts";
+import type { TlsListener } from "../transport/tls_listener.ts";
 import {
   type AcceptedClient,
   listenUnix,
   resolveGroup,
   type UnixSocketListener,
 } from "../transport/unix_listener.ts";
-import { ErrorCode } from "../wire/constants.ts";
+import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import type { ServerCounters } from "./counters.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
+import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { ClientIdentity, SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
@@ -28,6 +32,7 @@ import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
 import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
@@ -64,7 +69,7 @@ interface ClientEntry {
 /** A listening socket and the spec new clients get (replaced on reload). */
 interface ListenerRuntime {
   spec: ListenerSpec;
-  socket: UnixSocketListener;
+  socket: UnixSocketListener | NetworkListener | TlsListener;
   /** Clients connected through this path, shared with the socket this one replaced. */
   clients: { open: number };
   accepting: Promise<void>;
@@ -125,7 +130,7 @@ export class Server {
     return this.#sessions.size;
   }
 
-  /** Socket paths served now. */
+  /** Socket paths (and network front labels) served now. */
   get sockets(): string[] {
     return [...this.#listeners.keys()];
   }
@@ -170,6 +175,18 @@ export class Server {
         } catch (error) {
           problems.push(errorMessage(error));
         }
+        continue;
+      }
+      if (spec.front !== undefined) {
+        // Same address: TLS files and checks are read again; connected clients stay.
+        try {
+          if ("reload" in runtime.socket) {
+            await runtime.socket.reload(tlsFrontOptions(spec, this.#log));
+          }
+        } catch (error) {
+          problems.push(errorMessage(error));
+        }
+        runtime.spec = spec;
         continue;
       }
       if (this.#readsPeers(spec) !== runtime.socket.peerCredentials) {
@@ -226,13 +243,15 @@ export class Server {
 
   /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
   async #openListener(spec: ListenerSpec, replacing?: ListenerRuntime): Promise<void> {
-    const socket = await listenUnix(spec.socket, {
-      mode: spec.mode,
-      group: spec.group,
-      peerCredentials: this.#readsPeers(spec),
-      replacing: replacing?.socket,
-      logger: this.#log,
-    });
+    const socket = spec.front !== undefined
+      ? await openFront(spec, this.#log)
+      : await listenUnix(spec.socket, {
+        mode: spec.mode,
+        group: spec.group,
+        peerCredentials: this.#readsPeers(spec),
+        replacing: replacing?.socket as UnixSocketListener | undefined,
+        logger: this.#log,
+      });
     // Clients of a replaced socket stay; they keep counting against the listener's limit.
     const clients = replacing?.clients ?? { open: 0 };
     const runtime: ListenerRuntime = { spec, socket, clients, accepting: Promise.resolve() };
@@ -300,10 +319,14 @@ export class Server {
           client: id,
           upstream: spec.upstream.name,
           ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
+          ...(accepted.address !== undefined && { peer: accepted.address }),
+          ...(accepted.certificateDn !== undefined && { dn: accepted.certificateDn }),
         });
         const identity: ClientIdentity = {
           listener: spec.socket,
           client: id,
+          ...(accepted.address !== undefined && { address: accepted.address }),
+          ...(accepted.certificateDn !== undefined && { certificateDn: accepted.certificateDn }),
           ...(accepted.peer && {
             uid: accepted.peer.uid,
             gid: accepted.peer.gid,
@@ -324,6 +347,15 @@ export class Server {
             });
             this.#options.counters?.clientRefused(spec.socket, "peer_credentials");
             this.#options.observers?.observe(identity, observed)?.closed(`refused: ${refusal}`);
+            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
+            continue;
+          }
+        }
+        if (!spec.upstream.share) {
+          // A dedicated upstream is fixed at accept; shared ones are checked at CONNECT_OPEN.
+          const refusal = dnRefusal(spec, spec.upstream, accepted.certificateDn);
+          if (refusal !== undefined) {
+            log.warning("Client refused: DN not allowed", { reason: refusal });
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -354,7 +386,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
-            poolFor: (name, flags) => this.#pool(spec, name, flags),
+            poolFor: (name, flags) => this.#pool(spec, name, flags, accepted.certificateDn, log),
             keepalive: spec.clientKeepalive,
             observer,
           })
@@ -431,8 +463,19 @@ export class Server {
    * `route_by_name`, a name that is one of the listener's routes picks that upstream, opened
    * with its own open name.
    */
-  #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
+  #pool(
+    spec: ListenerSpec,
+    name: string | null,
+    flags: number,
+    dn?: string,
+    log?: Logger,
+  ): Pool {
     const routed = name === null ? undefined : spec.routes.get(name);
+    const refusal = dnRefusal(spec, routed ?? spec.upstream, dn);
+    if (refusal !== undefined) {
+      log?.warning("Open refused: DN not allowed", { reason: refusal });
+      throw new UpstreamError(refusal, ErrorCode.ACCESS_DENIED, ErrorDomain.RPC);
+    }
     return this.#pools.get({
       upstream: routed ?? spec.upstream,
       openName: routed !== undefined ? routed.uri.openName : name,

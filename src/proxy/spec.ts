@@ -36,10 +36,33 @@ export interface UpstreamSpec {
   restartWaitMs?: number;
 }
 
-/** A listening socket as the server needs it. */
+/** A network front as the server needs it (see src/transport/tls_listener.ts). */
+export interface FrontSpec {
+  /** TLS as libvirtd's TLS port, or plain TCP. */
+  kind: "tls" | "tcp";
+  /** Host to bind: an IP literal (IPv6 without brackets) or a host name. */
+  hostname: string;
+  /** Port to bind. */
+  port: number;
+  /** TLS files and checks, for a TLS front. */
+  tls?: {
+    keyFile: string;
+    certFile: string;
+    caFile: string;
+    crlFile?: string;
+    allowedDns?: readonly string[];
+    noVerifyCertificate: boolean;
+  };
+  /** Per upstream name, the DN wildcards that may reach it; upstreams not named are open. */
+  allowDns: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A listening socket or network front as the server needs it. */
 export interface ListenerSpec {
-  /** Socket path. */
+  /** Socket path; for a network front its label (`tls://[::]:16514`), unique like a path. */
   socket: string;
+  /** Set for a network front: where and how it listens. */
+  front?: FrontSpec;
   /** Permission bits. */
   mode: number;
   /** Owning group, by name or id. */

@@ -23,6 +23,10 @@ export interface AcceptedClient {
   peer?: PeerCredentials;
   /** Why its credentials could not be read, when the listener reads them. */
   peerError?: string;
+  /** A network client's address, `host:port` (IPv6 in brackets). */
+  address?: string;
+  /** A TLS client's certificate subject, as libvirt formats it (`O=Example,CN=alice`). */
+  certificateDn?: string;
 }
 
 /** A listening socket handing out clients with their credentials. */

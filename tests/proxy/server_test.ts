@@ -604,3 +604,45 @@ Deno.test("observers: every client is watched with its credentials, refused ones
     await t.finish();
   }
 });
+
+Deno.test("a tcp front: clients logged with their address; reload keeps or removes it", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const label = `tcp://127.0.0.1:${port}`;
+  const front = spec(label, {
+    front: { kind: "tcp", hostname: "127.0.0.1", port, allowDns: new Map() },
+  });
+  const t = await start(() => [front]);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const call = async (conn: Deno.TcpConn, procedure: number, body?: Uint8Array) => {
+      await conn.write(frame({ procedure, serial: 1, body }));
+      const reply = await new FrameSource(conn).next();
+      assert.ok(reply, "a reply");
+      return readHeader(reply);
+    };
+    const first = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(first);
+    assert.equal((await call(first, RemoteProc.CONNECT_OPEN, OPEN_ARGS)).status, MessageStatus.OK);
+    const local = first.localAddr as Deno.NetAddr;
+    assert.ok(t.lines.some((l) => l.includes("Plain TCP front") && l.includes(label)));
+    assert.ok(t.lines.some((l) => l.includes("Client connected") && l.includes(`:${local.port}`)));
+    // Same address: the front stays, and so does its client.
+    assert.deepEqual(await t.server.reload([front], 100), []);
+    assert.equal(
+      (await call(first, RemoteProc.CONNECT_GET_LIB_VERSION)).status,
+      MessageStatus.OK,
+    );
+    // Removed: no new clients, the connected one stays.
+    assert.deepEqual(await t.server.reload([], 100), []);
+    await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+    assert.equal(
+      (await call(first, RemoteProc.CONNECT_GET_LIB_VERSION)).status,
+      MessageStatus.OK,
+    );
+  } finally {
+    for (const conn of conns) conn.close();
+    await t.finish();
+  }
+});
