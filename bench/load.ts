@@ -26,6 +26,7 @@ import {
   RemoteProc,
 } from "../src/wire/constants.ts";
 import { readU32, writeU32 } from "../src/wire/header.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { STREAM_PROCEDURE } from "./fast_daemon.ts";
 
 /** The small call: CONNECT_GET_LIB_VERSION, no arguments, an 8-byte reply. */
@@ -445,7 +446,7 @@ if (import.meta.main) {
   try {
     await main();
   } catch (error) {
-    emit({ error: error instanceof Error ? error.message : String(error) });
+    emit({ error: errorMessage(error) });
     Deno.exit(1);
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import { runCommand } from "../tests/integration/helpers/process.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 
 /** The 1, 5 and 15 minute load averages, as /proc/loadavg prints them. */
 export function loadAverage(): string {
@@ -16,7 +17,7 @@ async function firstLine(command: string, args: string[]): Promise<string> {
     const result = await runCommand(command, args, { timeoutMs: 10000 });
     return (result.stdout + result.stderr).trim().split("\n")[0] ?? "";
   } catch (error) {
-    return `unavailable: ${error instanceof Error ? error.message : String(error)}`;
+    return `unavailable: ${errorMessage(error)}`;
   }
 }
 

@@ -1,18 +1,22 @@
 /**
- * `deno task bench [-- --quick] [-- --only ID,ID]`: runs every figure of the benchmark issue and
+ * `deno task bench [--quick] [--only ID,ID]`: runs every figure of the benchmark issue and
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
  * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls.
+ * tls, decode, audit.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { taskArgs } from "../tools/task_args.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
 import { progress } from "./figures/_interleave.ts";
+import { measureAuditCalls } from "./figures/audit_calls.ts";
+import { measureAuditDecode } from "./figures/audit_decode.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measurePythonThreads } from "./figures/python_threads.ts";
 import {
@@ -105,11 +109,35 @@ async function withRig<T>(rig: Rig, body: (rig: Rig) => Promise<T>): Promise<T> 
   }
 }
 
+const USAGE = `Usage: deno task bench [--quick] [--only ID,ID]
+
+Runs the benchmark figures (about 7 minutes; --quick about 2) and writes BENCHMARKS.md and
+BENCHMARKS.json. Figure ids for --only: upstream, calls, latency, stream, pinned, memory, virsh,
+python, ssh, tls.`;
+
+/** The command line: the options, or undefined after printing help; exits 2 on a usage error. */
+function options(): { quick: boolean; only?: string } | undefined {
+  try {
+    const { values } = parseArgs({
+      args: taskArgs(Deno.args),
+      options: {
+        quick: { type: "boolean", default: false },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (!values.help) return values;
+    console.log(USAGE);
+    return undefined;
+  } catch (error) {
+    console.error(`bench: ${errorMessage(error)}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
-  });
+  const values = options();
+  if (values === undefined) return;
   const plan = values.quick ? QUICK : FULL;
   const only = values.only ? new Set(values.only.split(",")) : undefined;
   const want = (id: string) => only === undefined || only.has(id);
@@ -241,6 +269,18 @@ async function main(): Promise<void> {
         prefix: NOFILE,
       });
       figures.push(figure);
+      await save();
+    }
+
+    if (want("decode")) {
+      figures.push(await measureAuditDecode({ rounds: plan.rounds }));
+      await save();
+    }
+
+    if (want("audit")) {
+      figures.push(
+        await measureAuditCalls({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
+      );
       await save();
     }
 
@@ -396,18 +436,6 @@ async function main(): Promise<void> {
       await save();
     }
   } finally {
-    figures.push({
-      id: "audit",
-      title: "Audit on vs off, small calls",
-      description: "Small-call throughput with `[audit] enabled = true` against the same with " +
-        "audit off.",
-      columns: [],
-      metrics: [],
-      goals: [],
-      commands: [],
-      notes: [],
-      notMeasured: "audit logging is not built",
-    });
     await save();
     progress(`done in ${Math.round((performance.now() - began) / 1000)} s: BENCHMARKS.md`);
   }

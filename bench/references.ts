@@ -204,6 +204,14 @@ export interface VirtmuxOptions extends LaunchOptions {
   maxClients?: number;
   /** Extra arguments to deno before the script, e.g. `--cpu-prof`. */
   denoFlags?: string[];
+  /** TOML appended to the config (e.g. an `[audit]` section). */
+  extraConfig?: string;
+  /**
+   * Names the config and log files, for several virtmux processes in one dir.
+   *
+   * @default {"virtmux"}
+   */
+  id?: string;
 }
 
 /** The virtmux config the bench uses. */
@@ -233,7 +241,7 @@ export function virtmuxConfig(options: VirtmuxOptions): string {
       `upstream = "${upstream.name}"`,
     );
   }
-  return lines.join("\n") + "\n";
+  return lines.join("\n") + "\n" + (options.extraConfig ?? "");
 }
 
 /** A running virtmux with one socket per upstream. */
@@ -245,7 +253,8 @@ export interface VirtmuxProcess extends Relay {
 /** Starts `deno run -A main.ts serve --config FILE` with {@linkcode virtmuxConfig}. */
 export async function startVirtmux(options: VirtmuxOptions): Promise<VirtmuxProcess> {
   const config = virtmuxConfig(options);
-  const configFile = join(options.dir, "virtmux.toml");
+  const id = options.id ?? "virtmux";
+  const configFile = join(options.dir, `${id}.toml`);
   await Deno.writeTextFile(configFile, config);
   const words = [
     ...(options.prefix ?? []),
@@ -264,7 +273,7 @@ export async function startVirtmux(options: VirtmuxOptions): Promise<VirtmuxProc
     sockets[upstream.name] = join(options.dir, upstream.name + ".sock");
   }
   const first = Object.values(sockets)[0];
-  const relay = await launch("virtmux", words, first, options, { "virtmux.toml": config });
+  const relay = await launch(id, words, first, options, { [`${id}.toml`]: config });
   for (const socket of Object.values(sockets)) await waitForUnixSocket(socket);
   return { ...relay, sockets };
 }

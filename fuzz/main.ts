@@ -15,15 +15,19 @@
  */
 
 import { parseArgs } from "node:util";
+import { taskArgs } from "../tools/task_args.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { join } from "node:path";
 import { type Libvirtd, startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
-import { killAllProcesses } from "../tests/integration/helpers/process.ts";
+import { makePki, type Pki } from "../tests/integration/helpers/pki.ts";
+import { freePort } from "../tests/integration/helpers/ports.ts";
+import { killAllProcesses, waitForTcpPort } from "../tests/integration/helpers/process.ts";
 import { makeTempDir, removeDir } from "../tests/integration/helpers/tmp.ts";
 import { startVirtmux, type Virtmux } from "../tests/integration/helpers/virtmux.ts";
 import { type FuzzCase, generateCase, hex, type Kind, KINDS, planBytes } from "./generators.ts";
 import { checkOnce, GoodClients } from "./good_clients.ts";
 import { formatSummary, type Summary, Tally } from "./report.ts";
-import { runCase } from "./runner.ts";
+import { type FuzzTarget, runCase } from "./runner.ts";
 
 /** Options of one fuzz run. */
 export interface FuzzOptions {
@@ -49,14 +53,40 @@ export interface FuzzOptions {
   json?: string;
   /** Listeners check peer credentials (`allow_uids`), so they are served through node:net. */
   peerCheck?: boolean;
+  /** Fuzz the network fronts instead: TLS (dedicated upstream) and TCP (shared upstream). */
+  fronts?: boolean;
+}
+
+/** The ports and PKI of the network fronts, with `--fronts`. */
+interface Fronts {
+  tlsPort: number;
+  tcpPort: number;
+  pki: Pki;
 }
 
 const MAX_MESSAGE_BYTES = 33554436;
 /** Longest one case may run. */
 const CASE_DEADLINE_MS = 20000;
 
-function configToml(dir: string, libvirtd: Libvirtd, peerCheck: boolean): string {
+function configToml(
+  dir: string,
+  libvirtd: Libvirtd,
+  peerCheck: boolean,
+  fronts?: Fronts,
+): string {
   const peers = peerCheck ? `allow_uids = [${Deno.uid()}]` : "";
+  const frontListeners = fronts === undefined ? "" : `
+[[listen]]
+tls = "127.0.0.1:${fronts.tlsPort}"
+upstream = "dedicated"
+key_file = "${fronts.pki.server.key}"
+cert_file = "${fronts.pki.server.cert}"
+ca_file = "${fronts.pki.ca.cert}"
+
+[[listen]]
+tcp = "127.0.0.1:${fronts.tcpPort}"
+upstream = "shared"
+`;
   return `
 [log]
 level = "warning"
@@ -85,7 +115,31 @@ ${peers}
 socket = "${join(dir, "shared.sock")}"
 upstream = "shared"
 ${peers}
-`;
+${frontListeners}`;
+}
+
+/** The fronts as fuzz targets, once they accept connections. */
+async function frontTargets(
+  fronts: Fronts,
+  virtmux: Virtmux,
+): Promise<Record<"dedicated" | "shared", FuzzTarget>> {
+  for (const port of [fronts.tlsPort, fronts.tcpPort]) {
+    await waitForTcpPort(port, { process: virtmux.process });
+  }
+  const read = (path: string) => Deno.readTextFileSync(path);
+  return {
+    dedicated: {
+      transport: "tls",
+      hostname: "127.0.0.1",
+      port: fronts.tlsPort,
+      tls: {
+        caCert: read(fronts.pki.ca.cert),
+        cert: read(fronts.pki.client.cert),
+        key: read(fronts.pki.client.key),
+      },
+    },
+    shared: { transport: "tcp", hostname: "127.0.0.1", port: fronts.tcpPort },
+  };
 }
 
 /** Resident memory of `pid` in MiB, or undefined when it is gone. */
@@ -138,9 +192,21 @@ export async function fuzz(options: FuzzOptions): Promise<Summary> {
   let virtmux: Virtmux | undefined;
   let good: GoodClients | undefined;
   try {
-    virtmux = await startVirtmux(configToml(dir, libvirtd, options.peerCheck ?? false));
-    const sockets = { dedicated: join(dir, "dedicated.sock"), shared: join(dir, "shared.sock") };
-    const uri = (socket: string) => `test+unix:///default?socket=${socket}`;
+    let fronts: Fronts | undefined;
+    if (options.fronts) {
+      await Deno.mkdir(join(dir, "pki"));
+      fronts = { tlsPort: freePort(), tcpPort: freePort(), pki: await makePki(join(dir, "pki")) };
+    }
+    virtmux = await startVirtmux(configToml(dir, libvirtd, options.peerCheck ?? false, fronts));
+    const sockets: Record<"dedicated" | "shared", FuzzTarget> = fronts === undefined
+      ? { dedicated: join(dir, "dedicated.sock"), shared: join(dir, "shared.sock") }
+      : await frontTargets(fronts, virtmux);
+    const uri = (target: FuzzTarget) =>
+      typeof target === "string"
+        ? `test+unix:///default?socket=${target}`
+        : target.transport === "tcp"
+        ? `test+tcp://127.0.0.1:${target.port}/default`
+        : `test+tls://127.0.0.1:${target.port}/default?pkipath=${fronts!.pki.clientPkiPath}`;
     const running = new Set<number>();
     const startedAt = performance.now();
     good = new GoodClients({
@@ -296,6 +362,7 @@ export function parseOptions(args: string[]): FuzzOptions {
       "stall-seconds": { type: "string", default: "30" },
       quiet: { type: "boolean", default: false },
       "peer-check": { type: "boolean", default: false },
+      fronts: { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -327,6 +394,7 @@ export function parseOptions(args: string[]): FuzzOptions {
     verbose: values.verbose,
     json: values.json,
     peerCheck: values["peer-check"],
+    fronts: values.fronts,
   };
 }
 
@@ -344,6 +412,7 @@ streams while python-libvirt clients check that good clients still get right ans
   --max-rss-mb N     fail when virtmux's RSS passes N MiB (default 512)
   --stall-seconds N  a good client silent this long has stalled (default 30)
   --peer-check       listeners check allow_uids (served through node:net sockets)
+  --fronts           fuzz the network fronts: TLS (bytes inside TLS) and plain TCP
   --quiet            no progress lines
   --verbose          print each case as it starts
 
@@ -354,13 +423,14 @@ if (import.meta.main) {
   Deno.env.set("RUST_BACKTRACE", "0");
   let options: FuzzOptions;
   try {
-    if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    const args = taskArgs(Deno.args);
+    if (args.includes("--help") || args.includes("-h")) {
       console.log(HELP);
       Deno.exit(0);
     }
-    options = parseOptions(Deno.args);
+    options = parseOptions(args);
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(`fuzz: ${errorMessage(error)}\n\n${HELP}`);
     Deno.exit(2);
   }
   const summary = await fuzz(options);

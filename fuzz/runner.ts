@@ -1,5 +1,6 @@
 /**
- * Carrying out a case's byte plan over real unix sockets: connect, write, drip, pause, half-close,
+ * Carrying out a case's byte plan over real unix sockets (or a network front, over TCP or inside
+ * TLS after libvirt's confirmation byte): connect, write, drip, pause, half-close,
  * read (or never read), and check the replies that well-formed traffic must get. Every wait is
  * bounded by the case's deadline; when it passes, the connections are closed.
  *
@@ -7,6 +8,7 @@
  */
 
 import { MessageStatus, MessageType } from "../src/wire/constants.ts";
+import { errorMessage } from "../src/log/error_message.ts";
 import { readU32 } from "../src/wire/header.ts";
 import type { ConnectionPlan, Expectation, FuzzCase } from "./generators.ts";
 import { LIB_VERSION } from "./generators.ts";
@@ -45,6 +47,18 @@ export interface CaseResult {
   ms: number;
 }
 
+/** Where a case connects: a unix socket's path, or a network front. */
+export type FuzzTarget = string | {
+  /** Plain TCP, or TLS with a client certificate (the fuzz bytes then go inside TLS). */
+  transport: "tcp" | "tls";
+  /** Address of the front. */
+  hostname: string;
+  /** Port of the front. */
+  port: number;
+  /** TLS: the CA certificate and the client certificate and key, PEM text. */
+  tls?: { caCert: string; cert: string; key: string };
+};
+
 /** Options for {@linkcode runCase}. */
 export interface RunCaseOptions {
   /** Longest a case may take, in ms. */
@@ -52,15 +66,15 @@ export interface RunCaseOptions {
 }
 
 /**
- * Runs every connection of `fuzzCase` against the unix socket at `path`.
+ * Runs every connection of `fuzzCase` against `path`.
  *
  * @param fuzzCase the case
- * @param path the listener's socket
+ * @param path the listener's socket, or a network front
  * @param options the deadline
  */
 export async function runCase(
   fuzzCase: FuzzCase,
-  path: string,
+  path: FuzzTarget,
   options: RunCaseOptions,
 ): Promise<CaseResult> {
   const began = performance.now();
@@ -117,21 +131,42 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
+/** Connects to `target`; over TLS, reads libvirt's confirmation byte first. */
+async function connectTarget(target: FuzzTarget): Promise<Deno.Conn> {
+  if (typeof target === "string") return await Deno.connect({ transport: "unix", path: target });
+  if (target.tls === undefined) {
+    return await Deno.connect({ hostname: target.hostname, port: target.port });
+  }
+  const conn = await Deno.connectTls({
+    hostname: target.hostname,
+    port: target.port,
+    caCerts: [target.tls.caCert],
+    cert: target.tls.cert,
+    key: target.tls.key,
+  });
+  const confirmation = new Uint8Array(1);
+  if ((await conn.read(confirmation)) !== 1 || confirmation[0] !== 1) {
+    conn.close();
+    throw new Error("no TLS confirmation byte");
+  }
+  return conn;
+}
+
 async function runConnection(
-  path: string,
+  path: FuzzTarget,
   plan: ConnectionPlan,
   deadline: number,
 ): Promise<ConnectionResult> {
-  let conn: Deno.UnixConn;
+  let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    conn = await connectTarget(path);
   } catch (error) {
     return {
       end: "connect_error",
       replies: 0,
       bytes: 0,
       mismatches: [],
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     };
   }
   const state: ReadState = {
@@ -200,7 +235,7 @@ async function runConnection(
     }
   } catch (e) {
     end = "write_error";
-    error = e instanceof Error ? e.message : String(e);
+    error = errorMessage(e);
   }
   if (state.eof && end !== "deadline") end = "closed_by_proxy";
   try {

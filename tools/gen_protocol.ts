@@ -1,18 +1,20 @@
 /**
- * Generates src/wire/procedures.ts, the procedure tables of libvirt's RPC programs, from the
- * .x files and public .syms files of a libvirt source tree.
+ * Generates src/wire/procedures.ts, the procedure tables of libvirt's RPC programs, and
+ * src/wire/event_procedures.ts, their event registrations and messages (read by
+ * tools/gen_events.ts), from the .x files and public .syms files of a libvirt source tree.
  *
  * Usage:
  *
  * ```sh
- * deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] [--libvirt-version X.Y.Z]
+ * deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] [--events-out FILE]
+ *   [--libvirt-version X.Y.Z]
  * ```
  *
- * `<libvirt source dir>` is the top of an unpacked libvirt release (the folder holding `src/`).
- * The version written into the header comes from `--libvirt-version`, else from the folder name
- * (`libvirt-9.0.0`), else from its meson.build. `--out` defaults to src/wire/procedures.ts of
- * this repository. DESIGN.md §5 shows how to fetch libvirt's source package; extract with
- * `tar -xJf libvirt_9.0.0.orig.tar.xz --wildcards '*.x' '*.syms'`.
+ * `<libvirt source dir>` is the top of an unpacked libvirt release (the folder holding `src/`);
+ * the header's version comes from `--libvirt-version`, the folder name or its meson.build. Both
+ * outputs default to src/wire/ of this repository. README.md "Protocol tables" shows how to fetch
+ * and unpack libvirt's source package; when remote_driver.c and libvirt-domain.h are unpacked
+ * too, the hand-written parts of the tables are checked against them.
  *
  * For each program the generator reads `enum <prog>_procedure` and the block comment before each
  * member, taking `@readstream: N`, `@writestream: N` and `@priority: high` from it. A procedure's
@@ -25,9 +27,23 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Program, PROGRAM_VERSION } from "../src/wire/constants.ts";
-import { parseXdr, type XdrDefinition, type XdrFile } from "./xdr_parser.ts";
+import {
+  findDefinition,
+  findLibvirtVersion,
+  formatTypeScript,
+  readOptionalText,
+  REPO_ROOT,
+} from "./_gen_common.ts";
+import {
+  checkLegacyIds,
+  hasEvents,
+  type ProgramEvents,
+  readEvents,
+  renderEvents,
+} from "./gen_events.ts";
+import type { XdrFile } from "./xdr_ast.ts";
+import { parseXdr } from "./xdr_parser.ts";
 
 /** Where one program's procedures and API names live in the libvirt tree. */
 export interface ProgramSource {
@@ -103,8 +119,12 @@ export interface GeneratedProgram {
 export interface GenerateResult {
   /** The formatted text of src/wire/procedures.ts. */
   text: string;
+  /** The formatted text of src/wire/event_procedures.ts. */
+  eventsText: string;
   /** The programs, for reporting. */
   programs: GeneratedProgram[];
+  /** The event facts of the programs that have events, for reporting. */
+  events: ProgramEvents[];
 }
 
 /** Options for {@linkcode generateProcedures}. */
@@ -123,8 +143,8 @@ const UNANNOTATED_STREAMS: Readonly<Record<string, Readonly<Record<string, "read
   REMOTE: { DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS: "write" },
 };
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_OUT = join(REPO_ROOT, "src/wire/procedures.ts");
+const DEFAULT_EVENTS_OUT = join(REPO_ROOT, "src/wire/event_procedures.ts");
 
 /** Normalizes an API or procedure name for matching: uppercase, no underscores. */
 function normalizeName(name: string): string {
@@ -159,19 +179,6 @@ function annotations(comment: string | undefined): Map<string, string[]> {
     found.set(match[1], [...(found.get(match[1]) ?? []), match[2].trim()]);
   }
   return found;
-}
-
-function findDefinition<K extends XdrDefinition["kind"]>(
-  file: XdrFile,
-  kind: K,
-  name: string,
-  fileName: string,
-): Extract<XdrDefinition, { kind: K }> {
-  const found = file.definitions.find((definition) =>
-    definition.kind === kind && "name" in definition && definition.name === name
-  );
-  if (!found) throw new Error(`Cannot find ${kind} "${name}" in "${fileName}"`);
-  return found as Extract<XdrDefinition, { kind: K }>;
 }
 
 /** Reads one program's procedures from its parsed .x file. */
@@ -279,36 +286,13 @@ function render(programs: GeneratedProgram[], libvirtVersion: string): string {
   return lines.join("\n") + "\n";
 }
 
-/** Formats TypeScript text with the repository's deno fmt settings. */
-async function formatTypeScript(text: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--config", join(REPO_ROOT, "deno.json"), "--ext", "ts", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const output = await child.output();
-  if (!output.success) {
-    throw new Error(`Cannot format the output: ${new TextDecoder().decode(output.stderr)}`);
-  }
-  return new TextDecoder().decode(output.stdout);
-}
-
 /**
  * When the tree has src/remote/remote_driver.c, checks that every stream the hand-written client
  * code opens is a stream procedure of the table, so that UNANNOTATED_STREAMS stays complete.
  */
 async function checkHandWrittenStreams(sourceDir: string, remote: GeneratedProgram) {
-  let driver: string;
-  try {
-    driver = await Deno.readTextFile(join(sourceDir, "src/remote/remote_driver.c"));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
+  const driver = await readOptionalText(sourceDir, "src/remote/remote_driver.c");
+  if (driver === undefined) return;
   const pattern = /virNetClientStreamNew\(\s*priv->remoteProgram,\s*REMOTE_PROC_(\w+)/g;
   for (const [, name] of driver.matchAll(pattern)) {
     if (!remote.procedures.some((procedure) => procedure.name === name && procedure.stream)) {
@@ -320,27 +304,13 @@ async function checkHandWrittenStreams(sourceDir: string, remote: GeneratedProgr
   }
 }
 
-async function findLibvirtVersion(sourceDir: string): Promise<string> {
-  const fromDir = /libvirt-(\d+\.\d+\.\d+)\/*$/.exec(sourceDir);
-  if (fromDir) return fromDir[1];
-  try {
-    const meson = await Deno.readTextFile(join(sourceDir, "meson.build"));
-    const found = /^\s*version:\s*'(\d+\.\d+\.\d+)'/m.exec(meson);
-    if (found) return found[1];
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  throw new Error(
-    `Cannot tell the libvirt version of "${sourceDir}": pass --libvirt-version X.Y.Z`,
-  );
-}
-
 /**
- * Builds the text of src/wire/procedures.ts from a libvirt source tree.
+ * Builds the text of src/wire/procedures.ts and src/wire/event_procedures.ts from a libvirt
+ * source tree.
  *
  * @param sourceDir The top of the libvirt source tree (holding `src/`).
  * @param options The libvirt version, when the folder name does not tell it.
- * @returns The formatted module text and the programs read.
+ * @returns The formatted module texts and the programs read.
  */
 export async function generateProcedures(
   sourceDir: string,
@@ -361,11 +331,17 @@ export async function generateProcedures(
     programs.push(readProgram(source, parsed.get(source.file)!, apis));
   }
   await checkHandWrittenStreams(sourceDir, programs[0]);
+  const events = programs
+    .map(({ source, procedures }) => readEvents(source.key, parsed.get(source.file)!, procedures))
+    .filter(hasEvents);
+  const header = await readOptionalText(sourceDir, "include/libvirt/libvirt-domain.h");
+  if (header !== undefined) checkLegacyIds(header);
   const text = await formatTypeScript(render(programs, libvirtVersion));
-  return { text, programs };
+  const eventsText = await formatTypeScript(renderEvents(events, libvirtVersion));
+  return { text, eventsText, programs, events };
 }
 
-function report(programs: GeneratedProgram[]): string {
+function report(programs: GeneratedProgram[], events: ProgramEvents[]): string {
   const lines: string[] = [];
   for (const { source, procedures } of programs) {
     const withApi = procedures.filter((procedure) => procedure.api).length;
@@ -385,30 +361,44 @@ function report(programs: GeneratedProgram[]): string {
       );
     }
   }
+  for (const program of events) {
+    lines.push(
+      `${program.key} events: ${program.callbackRegistrations.length} callback registrations, ` +
+        `${program.callbackEvents.length} callback events, ` +
+        `${program.legacyDomainEvents.length} legacy domain events, ` +
+        `other: ${program.otherEvents.map((event) => event.name).join(", ") || "none"}`,
+    );
+  }
   return lines.join("\n");
 }
 
 async function main(args: string[]): Promise<number> {
   let sourceDir: string | undefined;
   let out = DEFAULT_OUT;
+  let eventsOut = DEFAULT_EVENTS_OUT;
   let libvirtVersion: string | undefined;
   let usageError = false;
+  const usage = "Usage: deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] " +
+    "[--events-out FILE] [--libvirt-version X.Y.Z]";
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage);
+    return 0;
+  }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--out") out = args[++i];
+    else if (args[i] === "--events-out") eventsOut = args[++i];
     else if (args[i] === "--libvirt-version") libvirtVersion = args[++i];
     else if (!args[i].startsWith("-") && sourceDir === undefined) sourceDir = args[i];
     else usageError = true;
   }
-  if (usageError || sourceDir === undefined || !out) {
-    console.error(
-      "Usage: deno run -A tools/gen_protocol.ts <libvirt source dir> [--out FILE] " +
-        "[--libvirt-version X.Y.Z]",
-    );
+  if (usageError || sourceDir === undefined || !out || !eventsOut) {
+    console.error(usage);
     return 2;
   }
-  const { text, programs } = await generateProcedures(sourceDir, { libvirtVersion });
-  await Deno.writeTextFile(out, text);
-  console.log(`Wrote ${out}\n${report(programs)}`);
+  const result = await generateProcedures(sourceDir, { libvirtVersion });
+  await Deno.writeTextFile(out, result.text);
+  await Deno.writeTextFile(eventsOut, result.eventsText);
+  console.log(`Wrote ${out} and ${eventsOut}\n${report(result.programs, result.events)}`);
   return 0;
 }
 

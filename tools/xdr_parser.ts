@@ -1,13 +1,15 @@
 /**
  * A parser for the XDR language (RFC 4506 §6) as rpcgen accepts it in libvirt's .x files:
  * `const`, `enum`, `struct`, `union switch`, `typedef`, optional data (`*`), fixed `[N]` and
- * variable `<N>` arrays, `opaque`, `string`, and rpcgen's `%` pass-through lines. It builds an AST
- * and knows nothing of libvirt; tools/gen_protocol.ts reads procedure tables from it, and the audit
- * schema generator can read the types of each procedure's args and ret from the same AST.
+ * variable `<N>` arrays, `opaque`, `string`, and rpcgen's `%` pass-through lines. It reads the
+ * tokens of tools/xdr_lexer.ts, builds the AST of tools/xdr_ast.ts and knows nothing of libvirt;
+ * tools/gen_protocol.ts reads procedure tables from it, and the audit schema generator can read the
+ * types of each procedure's args and ret from the same AST.
  *
  * Comments are kept where they carry meaning: each definition and enum member gets the block
- * comment that precedes it (libvirt puts its `@readstream: N` style annotations there). A comment
- * that starts on the line of the previous token is a trailing comment and belongs to nothing.
+ * comment that precedes it (libvirt puts its `@readstream: N` style annotations there; the lexer
+ * attaches it to the first token). A comment that starts on the line of the previous token is a
+ * trailing comment and belongs to nothing.
  *
  * Not supported, because none of libvirt's files use them: rpcgen's `program`/`version` blocks and
  * C preprocessor lines (`#include`); both are rejected with a SyntaxError.
@@ -24,104 +26,19 @@
  * @module
  */
 
-/** A constant: a number literal, or the name of a constant defined here or in libvirt's C headers. */
-export type XdrValue = number | string;
-
-/** Built-in scalar types. rpcgen encodes `char` and `short` (signed or not) as 4-byte ints. */
-export type XdrPrimitiveName =
-  | "int"
-  | "unsigned int"
-  | "hyper"
-  | "unsigned hyper"
-  | "float"
-  | "double"
-  | "quadruple"
-  | "bool"
-  | "char"
-  | "unsigned char"
-  | "short"
-  | "unsigned short";
-
-/** A type specifier: a built-in type, a reference to a named type, or an inline body. */
-export type XdrType =
-  | { kind: "primitive"; name: XdrPrimitiveName }
-  | { kind: "opaque" }
-  | { kind: "string" }
-  | { kind: "ref"; name: string }
-  | { kind: "enum"; members: XdrEnumMember[] }
-  | { kind: "struct"; members: XdrDeclaration[] }
-  | { kind: "union"; body: XdrUnionBody };
-
-/**
- * How a declared name holds its type. `fixed` is `name[N]` (opaque: N bytes), `variable` is
- * `name<N>` or `name<>` (`max` is absent when unbounded), `optional` is `type *name`.
- */
-export type XdrShape =
-  | { kind: "scalar" }
-  | { kind: "optional" }
-  | { kind: "fixed"; length: XdrValue }
-  | { kind: "variable"; max?: XdrValue };
-
-/** A declaration: a named slot of a struct, union arm or typedef, or `void`. */
-export type XdrDeclaration =
-  | { kind: "void" }
-  | { kind: "field"; name: string; type: XdrType; shape: XdrShape };
-
-/** One `NAME = value` of an enum, with the block comment before it. */
-export interface XdrEnumMember {
-  /** The member's name. */
-  name: string;
-  /** The member's value; when the source omits it, the previous member's value plus 1 (or 0). */
-  value: XdrValue;
-  /** The text of the block comment that precedes the member, delimiters removed. */
-  comment?: string;
-  /** 1-based line of the member's name. */
-  line: number;
-}
-
-/** One arm of a union: the case values that select it and what it holds. */
-export interface XdrUnionArm {
-  /** The case labels; several labels may share one arm. */
-  cases: XdrValue[];
-  /** The arm's declaration, possibly `void`. */
-  declaration: XdrDeclaration;
-}
-
-/** The part of a union after its name: `switch (discriminant) { arms }`. */
-export interface XdrUnionBody {
-  /** The discriminant, for example `int type`. */
-  discriminant: XdrDeclaration;
-  /** The `case` arms in source order. */
-  arms: XdrUnionArm[];
-  /** The `default:` arm, if any. */
-  defaultArm?: XdrDeclaration;
-}
-
-/** Fields every top-level definition has. */
-interface XdrDefinitionBase {
-  /** The text of the block comment that precedes the definition, delimiters removed. */
-  comment?: string;
-  /** 1-based line where the definition starts. */
-  line: number;
-}
-
-/** A top-level definition of an .x file. */
-export type XdrDefinition =
-  & XdrDefinitionBase
-  & (
-    | { kind: "const"; name: string; value: XdrValue }
-    | { kind: "enum"; name: string; members: XdrEnumMember[] }
-    | { kind: "struct"; name: string; members: XdrDeclaration[] }
-    | { kind: "union"; name: string; body: XdrUnionBody }
-    | { kind: "typedef"; name: string; declaration: XdrDeclaration }
-    | { kind: "passthrough"; text: string }
-  );
-
-/** A parsed .x file: its definitions in source order. */
-export interface XdrFile {
-  /** Every definition, including `%` pass-through lines. */
-  definitions: XdrDefinition[];
-}
+import type {
+  XdrDeclaration,
+  XdrDefinition,
+  XdrEnumMember,
+  XdrFile,
+  XdrPrimitiveName,
+  XdrShape,
+  XdrType,
+  XdrUnionArm,
+  XdrUnionBody,
+  XdrValue,
+} from "./xdr_ast.ts";
+import { tokenizeXdr, type XdrToken } from "./xdr_lexer.ts";
 
 /** Options for {@linkcode parseXdr}. */
 export interface ParseXdrOptions {
@@ -131,111 +48,6 @@ export interface ParseXdrOptions {
    * @default {"<input>"}
    */
   fileName?: string;
-}
-
-type TokenKind = "ident" | "number" | "punct" | "passthrough" | "eof";
-
-interface Token {
-  kind: TokenKind;
-  text: string;
-  line: number;
-  column: number;
-  /** Block comment before this token that did not start on the previous token's line. */
-  comment?: string;
-}
-
-const PUNCTUATION = new Set(["{", "}", "(", ")", "[", "]", "<", ">", ";", ",", "=", "*", ":"]);
-
-/** Strips comment delimiters and the leading ` * ` of each line. */
-function commentText(raw: string): string {
-  const body = raw.startsWith("/*") ? raw.slice(2, -2) : raw.slice(2);
-  return body
-    .split("\n")
-    .map((line) => line.replace(/^\s*\*+ ?/, "").trimEnd())
-    .join("\n")
-    .replace(/^\*+/, "")
-    .trim();
-}
-
-function tokenize(source: string, fileName: string): Token[] {
-  const tokens: Token[] = [];
-  let pos = 0;
-  let line = 1;
-  let lineStart = 0;
-  let lastTokenLine = 0;
-  let pendingComment: string | undefined;
-  const fail = (message: string): never => {
-    throw new SyntaxError(
-      `Cannot parse XDR in "${fileName}" at line ${line}, column ${
-        pos - lineStart + 1
-      }: ${message}`,
-    );
-  };
-  const advanceTo = (end: number) => {
-    for (let i = pos; i < end; i++) {
-      if (source.charCodeAt(i) === 10) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    pos = end;
-  };
-  const push = (kind: TokenKind, text: string, end: number) => {
-    tokens.push({
-      kind,
-      text,
-      line,
-      column: pos - lineStart + 1,
-      ...(pendingComment === undefined ? {} : { comment: pendingComment }),
-    });
-    pendingComment = undefined;
-    lastTokenLine = line;
-    advanceTo(end);
-  };
-  while (pos < source.length) {
-    const ch = source[pos];
-    if (/\s/.test(ch)) {
-      advanceTo(pos + 1);
-    } else if (source.startsWith("/*", pos) || source.startsWith("//", pos)) {
-      const block = source[pos + 1] === "*";
-      let end = block ? source.indexOf("*/", pos + 2) : source.indexOf("\n", pos);
-      if (end < 0) {
-        if (block) fail("unterminated comment");
-        end = source.length;
-      } else if (block) {
-        end += 2;
-      }
-      const trailing = line === lastTokenLine;
-      const text = commentText(source.slice(pos, end));
-      // A trailing comment documents the token before it; a new leading comment replaces an
-      // older one (only the comment nearest a definition is its doc comment).
-      if (!trailing) pendingComment = text;
-      advanceTo(end);
-    } else if (ch === "%" && source.slice(lineStart, pos).trim() === "") {
-      let end = source.indexOf("\n", pos);
-      if (end < 0) end = source.length;
-      push("passthrough", source.slice(pos + 1, end), end);
-    } else if (ch === "#" && source.slice(lineStart, pos).trim() === "") {
-      fail("preprocessor lines are not supported");
-    } else if (/[A-Za-z_]/.test(ch)) {
-      const match = /[A-Za-z_][A-Za-z0-9_]*/y;
-      match.lastIndex = pos;
-      const text = match.exec(source)![0];
-      push("ident", text, pos + text.length);
-    } else if (/[-0-9]/.test(ch)) {
-      const match = /-?(?:0[xX][0-9a-fA-F]+|[0-9]+)/y;
-      match.lastIndex = pos;
-      const found = match.exec(source);
-      if (!found) fail(`unexpected character "${ch}"`);
-      push("number", found![0], pos + found![0].length);
-    } else if (PUNCTUATION.has(ch)) {
-      push("punct", ch, pos + 1);
-    } else {
-      fail(`unexpected character "${ch}"`);
-    }
-  }
-  push("eof", "", pos);
-  return tokens;
 }
 
 const KEYWORDS = new Set([
@@ -262,26 +74,26 @@ const KEYWORDS = new Set([
 ]);
 
 class Parser {
-  #tokens: Token[];
+  #tokens: XdrToken[];
   #index = 0;
   #fileName: string;
 
-  constructor(tokens: Token[], fileName: string) {
+  constructor(tokens: XdrToken[], fileName: string) {
     this.#tokens = tokens;
     this.#fileName = fileName;
   }
 
-  get #peek(): Token {
+  get #peek(): XdrToken {
     return this.#tokens[this.#index];
   }
 
-  #next(): Token {
+  #next(): XdrToken {
     const token = this.#tokens[this.#index];
     if (token.kind !== "eof") this.#index++;
     return token;
   }
 
-  #fail(token: Token, expected: string): never {
+  #fail(token: XdrToken, expected: string): never {
     const found = token.kind === "eof" ? "end of input" : `"${token.text}"`;
     throw new SyntaxError(
       `Cannot parse XDR in "${this.#fileName}" at line ${token.line}, column ${token.column}: ` +
@@ -297,12 +109,12 @@ class Parser {
     return this.#peek.kind === "ident" && this.#peek.text === text;
   }
 
-  #expectPunct(text: string): Token {
+  #expectPunct(text: string): XdrToken {
     if (!this.#isPunct(text)) this.#fail(this.#peek, `"${text}"`);
     return this.#next();
   }
 
-  #expectKeyword(text: string): Token {
+  #expectKeyword(text: string): XdrToken {
     if (!this.#isKeyword(text)) this.#fail(this.#peek, `"${text}"`);
     return this.#next();
   }
@@ -557,5 +369,5 @@ class Parser {
  */
 export function parseXdr(source: string, options: ParseXdrOptions = {}): XdrFile {
   const fileName = options.fileName ?? "<input>";
-  return new Parser(tokenize(source, fileName), fileName).parseFile();
+  return new Parser(tokenizeXdr(source, { fileName }), fileName).parseFile();
 }

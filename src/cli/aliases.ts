@@ -38,7 +38,8 @@ export function aliasUri(
 /** An alias per upstream, through the first listener that reaches it (read-write first). */
 export function uriAliases(config: Config): UriAlias[] {
   const aliases: UriAlias[] = [];
-  const listeners = [...config.listeners].sort((a, b) => Number(a.readonly) - Number(b.readonly));
+  const listeners = config.listeners.filter((l) => l.front === undefined) // unix sockets only
+    .sort((a, b) => Number(a.readonly) - Number(b.readonly));
   for (const upstream of config.upstreams) {
     const direct = listeners.find((l) => l.upstream === upstream.name);
     const routing = listeners.find((l) =>

@@ -10,10 +10,15 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError, findConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { fileExists } from "../uri/remote.ts";
+import { errorMessage } from "../log/error_message.ts";
 import { rootLogger } from "../log/logger.ts";
 import { formatAliases, uriAliases } from "./aliases.ts";
+import { runAudit } from "./audit.ts";
+import { runControl } from "./control.ts";
 import { serve } from "./serve.ts";
 import { stdio } from "./stdio.ts";
+import { runNc } from "./nc.ts";
+import { runSshHelper } from "./ssh_helper.ts";
 import {
   ALIASES_USAGE,
   CHECK_CONFIG_USAGE,
@@ -82,6 +87,16 @@ export async function runCli(
         env.print(formatAliases(uriAliases(config)));
         return 0;
       });
+    case "audit":
+      return await guard(env, () => runAudit(rest, env));
+    case "virt-ssh-helper":
+      return await guard(env, () => runSshHelper(rest, VERSION, env.print, env.error));
+    case "nc":
+      return await guard(env, () => runNc(rest, env.print, env.error));
+    case "status":
+    case "clients":
+    case "client-disconnect":
+      return await guard(env, () => runControl(command, rest, env));
     case "version":
     case "--version":
       env.print(`virtmux ${VERSION} (deno ${Deno.version.deno}, libvirt protocol 9.0)`);
@@ -119,14 +134,21 @@ function parse(
   env: CliEnvironment,
   allowUri: boolean,
 ): Flags | undefined {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      config: { type: "string", short: "c" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     env.print(usage);
     return undefined;
@@ -153,7 +175,7 @@ async function guard(env: CliEnvironment, command: () => Promise<number>): Promi
       env.error(`virtmux: ${(error as Error).message}`);
       return 2;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     rootLogger.error(message);
     return 1;
   }

@@ -5,9 +5,10 @@
  */
 
 import type { Config, ListenerConfig, UpstreamConfig } from "../config/schema.ts";
-import { Policy, PROGRAM_NAMES } from "../proxy/policy.ts";
-import type { ListenerSpec, UpstreamSpec } from "../proxy/server.ts";
-import { Program } from "../wire/constants.ts";
+import type { FrontConfig } from "../config/network_listener.ts";
+import { Policy } from "../proxy/policy.ts";
+import type { FrontSpec, ListenerSpec, UpstreamSpec } from "../proxy/spec.ts";
+import { Program, PROGRAM_NAMES } from "../wire/constants.ts";
 import { type ProcedureRef, resolveProcedureName } from "../wire/procedure_names.ts";
 
 /** The server's view of one upstream. */
@@ -23,6 +24,7 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
     idleMs: upstream.idleTimeoutMs,
     keepaliveIntervalMs: upstream.keepaliveIntervalMs,
     keepaliveCount: upstream.keepaliveCount,
+    restartWaitMs: upstream.surviveRestart ? upstream.restartWaitMs : undefined,
   };
 }
 
@@ -32,11 +34,14 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
     const upstream = config.upstreams.find((u) => u.name === listener.upstream);
     if (upstream === undefined) {
       throw new Error(
-        `Listener "${listener.socket}" names unknown upstream "${listener.upstream}"`,
+        `Listener "${
+          listener.front?.label ?? listener.socket
+        }" names unknown upstream "${listener.upstream}"`,
       );
     }
     return {
-      socket: listener.socket,
+      socket: listener.front?.label ?? listener.socket,
+      ...(listener.front && { front: frontSpec(listener.front) }),
       mode: listener.mode,
       group: listener.group,
       readonly: listener.readonly,
@@ -58,6 +63,7 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
         frameMs: config.limits.frameTimeoutMs,
         idleMs: config.limits.idleTimeoutMs,
       },
+      clientKeepalive: { intervalMs: listener.keepaliveIntervalMs, count: listener.keepaliveCount },
       allowUids: new Set(listener.allowUids),
       allowGids: new Set(listener.allowGids),
       routes: new Map(
@@ -70,11 +76,22 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
   });
 }
 
+/** The server's view of a network front. */
+function frontSpec(front: FrontConfig): FrontSpec {
+  return {
+    kind: front.kind,
+    hostname: front.hostname,
+    port: front.port,
+    ...(front.tls && { tls: front.tls }),
+    allowDns: new Map(Object.entries(front.allowDns)),
+  };
+}
+
 function policyOf(listener: ListenerConfig): Policy {
   const resolve = (names: string[]): ProcedureRef[] =>
     names.map((name) => resolveProcedureName(name)).filter((ref) => ref !== undefined);
   return new Policy({
-    listener: listener.socket,
+    listener: listener.front?.label ?? listener.socket,
     deny: resolve(listener.denyProcedures),
     allow: resolve(listener.allowProcedures),
   });

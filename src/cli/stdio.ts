@@ -5,13 +5,15 @@
  * @module
  */
 
-import type { Config } from "../config/schema.ts";
+import { DEFAULT_CONFIG_PATH } from "../config/config_path.ts";
+import { type Config, DEFAULTS } from "../config/schema.ts";
+import { stdioIdentity } from "../audit/identity.ts";
 import { rootLogger } from "../log/logger.ts";
-import { DedicatedSession } from "../proxy/dedicated_session.ts";
+import { DedicatedSession } from "../proxy/dedicated/session.ts";
 import { dial } from "../transport/dial.ts";
 import { stdioChannel } from "../transport/stdio.ts";
-import { MAX_FRAME_BYTES } from "../wire/constants.ts";
 import { type LibvirtUri, parseUri } from "../uri/uri.ts";
+import { openAudit } from "./audit_tap.ts";
 
 /** Options for {@linkcode stdio}. */
 export interface StdioOptions {
@@ -34,7 +36,7 @@ export async function stdio(options: StdioOptions): Promise<number> {
     if (config === undefined) {
       throw new Error(
         `No upstream: give a URI ("virtmux stdio qemu+tls://host/system") or a config file ` +
-          `(--config, $VIRTMUX_CONFIG or /etc/virtmux/virtmux.toml)`,
+          `(--config, $VIRTMUX_CONFIG or ${DEFAULT_CONFIG_PATH})`,
       );
     }
     const wanted = Deno.env.get("VIRTMUX_UPSTREAM");
@@ -52,21 +54,41 @@ export async function stdio(options: StdioOptions): Promise<number> {
     uri = upstream.uri;
   }
   const log = rootLogger.child({ client: "stdio", upstream: name });
+  // Each stdio process appends to the shared log under its lock (src/audit/log/).
+  const audit = config === undefined
+    ? undefined
+    : await openAudit(config.audit, log, { flushDelayMs: 0 });
+  const observer = audit?.observers.observe(stdioIdentity(), {
+    name,
+    uri: uri.text,
+    shared: false,
+  });
   const session = new DedicatedSession(
     stdioChannel(),
     dial(uri, {
       name,
-      timeoutMs: config?.limits.connectTimeoutMs,
+      timeoutMs: config?.limits.connectTimeoutMs ?? DEFAULTS.limits.connectTimeoutMs,
       logger: log,
     }),
     {
       logger: log,
       upstreamLabel: `"${name}" (${uri.text})`,
-      maxFrameBytes: config?.limits.maxMessageBytes ?? MAX_FRAME_BYTES,
-      maxInflight: config?.limits.maxInflightPerClient ?? 32,
+      maxFrameBytes: config?.limits.maxMessageBytes ?? DEFAULTS.limits.maxMessageBytes,
+      maxInflight: config?.limits.maxInflightPerClient ?? DEFAULTS.limits.maxInflightPerClient,
+      observer,
     },
   );
-  await session.run();
+  // libvirt ends an ext transport command with SIGTERM, then SIGKILL 10 ms later
+  // (virProcessAbort): with audit on, end the session at once so its last records get written.
+  const stops = (audit === undefined ? [] : (["SIGTERM", "SIGINT", "SIGHUP"] as const))
+    .map((signal) => [signal, () => session.close(`received ${signal}`)] as const);
+  for (const [signal, stop] of stops) Deno.addSignalListener(signal, stop);
+  try {
+    await session.run();
+  } finally {
+    await audit?.close();
+    for (const [signal, stop] of stops) Deno.removeSignalListener(signal, stop);
+  }
   // The client saw the reason in its error reply; the exit status tells a shell (ssh bastion ...).
   return session.connected ? 0 : 1;
 }

@@ -7,7 +7,7 @@
 
 import { TomlDate } from "smol-toml";
 import type { KeyPath, KeyPositions } from "./locate.ts";
-import type { ConfigProblem } from "./schema.ts";
+import type { ConfigProblem } from "./problem.ts";
 
 /** Collects problems, placing each at the position of a key path. */
 export class Checker {

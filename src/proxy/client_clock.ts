@@ -32,6 +32,11 @@ export class ClientClock {
     this.#lastByteAt = now;
   }
 
+  /** When the client's last byte arrived (ms since epoch). */
+  get lastByteAt(): number {
+    return this.#lastByteAt;
+  }
+
   /** Notes that bytes arrived. */
   read(now: number = Date.now()): void {
     this.#lastByteAt = now;

@@ -88,7 +88,7 @@ export class FrameWriter {
   /** Resolves once everything queued so far has been written (or the writer failed). */
   flushed(): Promise<void> {
     if (this.#failed || this.#entries.length === 0 && !this.#pumping) return Promise.resolve();
-    return this.write(new Uint8Array(0));
+    return this.write(new Uint8Array(0)).catch(() => {}); // a failure is reported by onError
   }
 
   async #pump(): Promise<void> {

@@ -1,14 +1,14 @@
 /**
- * The calls a client has sent and not yet had answered, kept so that each can get an error reply
- * if the upstream goes away, and so that a client can be paused at its limit.
+ * The calls a dedicated client has sent and not yet had answered, kept so that each can get an
+ * error reply if the upstream goes away, and so that the client is paused at its limit.
  *
  * @module
  */
 
-import { Program, PROGRAM_VERSION } from "../wire/constants.ts";
+import { ALL_PROGRAM_LIST, PROGRAM_VERSION } from "../wire/constants.ts";
 import type { Header } from "../wire/header.ts";
+import { CallGate } from "./call_gate.ts";
 
-const PROGRAMS = [Program.REMOTE, Program.QEMU, Program.LXC, Program.ADMIN, Program.KEEPALIVE];
 /** Procedures stay below this, so program index and procedure pack into one small integer. */
 const PROCEDURE_SPAN = 1 << 24;
 
@@ -18,12 +18,11 @@ const PROCEDURE_SPAN = 1 << 24;
  */
 export class InflightCalls {
   #calls = new Map<number, number>();
-  #waiters: (() => void)[] = [];
-  readonly #limit: number;
+  readonly #gate: CallGate;
 
   /** Tracks calls; {@linkcode belowLimit} waits while `limit` are outstanding. */
   constructor(limit: number) {
-    this.#limit = limit;
+    this.#gate = new CallGate(limit);
   }
 
   /** Number of outstanding calls. */
@@ -31,23 +30,21 @@ export class InflightCalls {
     return this.#calls.size;
   }
 
-  /** Records a call. */
+  /** Records a call; a second call with a serial still outstanding replaces the first. */
   add(program: number, procedure: number, serial: number): void {
-    const index = PROGRAMS.indexOf(program as typeof PROGRAMS[number]);
+    const index = ALL_PROGRAM_LIST.indexOf(program);
+    if (!this.#calls.has(serial)) this.#gate.add();
     this.#calls.set(serial, index * PROCEDURE_SPAN + (procedure & (PROCEDURE_SPAN - 1)));
   }
 
   /** Records the reply to the call `serial`. */
   delete(serial: number): void {
-    if (this.#calls.delete(serial) && this.#waiters.length > 0 && this.#calls.size < this.#limit) {
-      for (const wake of this.#waiters.splice(0)) wake();
-    }
+    if (this.#calls.delete(serial)) this.#gate.done();
   }
 
-  /** Resolves at once when under the limit, else when a reply brings the count under it. */
+  /** Undefined when under the limit, else a promise that resolves once a reply makes room. */
   belowLimit(): Promise<void> | undefined {
-    if (this.#calls.size < this.#limit) return undefined;
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return this.#gate.belowLimit();
   }
 
   /** Removes and returns every outstanding call as a header to answer. */
@@ -56,7 +53,7 @@ export class InflightCalls {
     for (const [serial, packed] of this.#calls) {
       headers.push({
         length: 0,
-        program: PROGRAMS[Math.floor(packed / PROCEDURE_SPAN)],
+        program: ALL_PROGRAM_LIST[Math.floor(packed / PROCEDURE_SPAN)],
         version: PROGRAM_VERSION,
         procedure: packed % PROCEDURE_SPAN,
         type: 0,
@@ -65,7 +62,7 @@ export class InflightCalls {
       });
     }
     this.#calls.clear();
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#gate.clear();
     return headers;
   }
 }

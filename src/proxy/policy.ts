@@ -28,10 +28,10 @@ const CONNECTION_PROCEDURES: readonly number[] = [
   RemoteProc.CONNECT_SUPPORTS_FEATURE,
   RemoteProc.CONNECT_REGISTER_CLOSE_CALLBACK,
   RemoteProc.CONNECT_UNREGISTER_CLOSE_CALLBACK,
-  67, // AUTH_SASL_INIT
-  68, // AUTH_SASL_START
-  69, // AUTH_SASL_STEP
-  70, // AUTH_POLKIT
+  RemoteProc.AUTH_SASL_INIT,
+  RemoteProc.AUTH_SASL_START,
+  RemoteProc.AUTH_SASL_STEP,
+  RemoteProc.AUTH_POLKIT,
 ];
 
 /** ADMIN_PROC_CONNECT_OPEN and ADMIN_PROC_CONNECT_CLOSE (src/admin/admin_protocol.x). */
@@ -81,11 +81,3 @@ export class Policy {
     return undefined;
   }
 }
-
-/** Program names accepted in a listener's `programs` list; KEEPALIVE is always allowed. */
-export const PROGRAM_NAMES: Readonly<Record<string, number>> = {
-  remote: Program.REMOTE,
-  qemu: Program.QEMU,
-  lxc: Program.LXC,
-  admin: Program.ADMIN,
-};

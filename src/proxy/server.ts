@@ -1,91 +1,41 @@
 /**
- * `virtmux serve`: listeners on unix sockets, a session per accepted client, and an orderly
- * shutdown that stops accepting, lets outstanding calls finish, and removes the socket files.
+ * `virtmux serve`: listeners on unix sockets and network fronts (TLS, TCP), a session per accepted
+ * client, and an orderly shutdown that stops accepting, lets outstanding calls finish, and removes
+ * the socket files.
  *
  * @module
  */
 
+import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
 import { dial } from "../transport/dial.ts";
 import { peerAllowed } from "../transport/peer_credentials.ts";
-import type { LibvirtUri } from "../uri/uri.ts";
-import { ErrorCode } from "../wire/constants.ts";
-import { DedicatedSession, refuseClient } from "./dedicated_session.ts";
-import type { ClientTimeouts } from "./client_clock.ts";
-import type { Policy } from "./policy.ts";
-import { Pool } from "./pool.ts";
-import { SharedSession } from "./shared_session.ts";
+import type { NetworkListener } from "../transport/net_listener.ts";
+import type { TlsListener } from "../transport/tls_listener.ts";
 import {
   type AcceptedClient,
   listenUnix,
   resolveGroup,
   type UnixSocketListener,
-} from "./unix_listener.ts";
-
-/** An upstream daemon as the server needs it. */
-export interface UpstreamSpec {
-  /** The upstream's name from the config. */
-  name: string;
-  /** Where it is. */
-  uri: LibvirtUri;
-  /** Time allowed to connect, in ms. */
-  connectTimeoutMs: number;
-  /** Clients share a pool of connections instead of one each. */
-  share: boolean;
-  /** Shared pool: most connections. */
-  poolMax: number;
-  /** Shared pool: most pools at once (distinct open names and flags). */
-  maxPools: number;
-  /** Shared pool: most outstanding calls per connection. */
-  maxInflightPerConnection: number;
-  /** Shared pool: close a connection with nothing on it after this many ms. */
-  idleMs: number;
-  /** Shared pool: ping a quiet connection after this many ms. */
-  keepaliveIntervalMs: number;
-  /** Shared pool: unanswered pings before a connection is dropped. */
-  keepaliveCount: number;
-}
-
-/** A listening socket as the server needs it. */
-export interface ListenerSpec {
-  /** Socket path. */
-  socket: string;
-  /** Permission bits. */
-  mode: number;
-  /** Owning group, by name or id. */
-  group?: string;
-  /** Every open through this socket is read-only. */
-  readonly: boolean;
-  /** The upstream its clients reach. */
-  upstream: UpstreamSpec;
-  /** Largest frame, length word included (the stricter of global, listener and upstream). */
-  maxFrameBytes: number;
-  /** Outstanding calls per client before the proxy stops reading it. */
-  maxInflightPerClient: number;
-  /** Most clients at once on this socket. */
-  maxClients: number;
-  /** Programs its clients may use, KEEPALIVE included. */
-  programs: ReadonlySet<number>;
-  /** Procedures its clients may call. */
-  policy: Policy;
-  /** Client timeouts. */
-  timeouts: ClientTimeouts;
-  /** Upstreams a client may pick by the name it opens (`route_by_name`), by name. */
-  routes: ReadonlyMap<string, UpstreamSpec>;
-  /** User ids allowed to connect; with `allowGids` both empty, the socket's mode decides alone. */
-  allowUids: ReadonlySet<number>;
-  /** Group ids (primary or supplementary) allowed to connect. */
-  allowGids: ReadonlySet<number>;
-}
+} from "../transport/unix_listener.ts";
+import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
+import type { ServerCounters } from "./counters.ts";
+import { DedicatedSession } from "./dedicated/session.ts";
+import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
+import { refuseClient } from "./refuse_client.ts";
+import type { ClientIdentity, SessionObservers } from "./observer.ts";
+import type { ClientSession } from "./session.ts";
+import type { ClientSnapshot, ServerSnapshot } from "./server_snapshot.ts";
+import { buildSnapshot } from "./server_snapshot_build.ts";
+import { PoolRegistry } from "./shared/pool_registry.ts";
+import type { Pool } from "./shared/pool.ts";
+import { SharedSession } from "./shared/session.ts";
+import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
-
-/** Whether clients of `spec` are checked against `allow_uids`/`allow_gids`. */
-function checksPeers(spec: ListenerSpec): boolean {
-  return spec.allowUids.size > 0 || spec.allowGids.size > 0;
-}
 
 /** Options for {@linkcode Server}. */
 export interface ServerOptions {
@@ -99,23 +49,27 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Dials an upstream; replaceable in tests. Defaults to {@linkcode dial}. */
   dialUpstream?: (upstream: UpstreamSpec, readonly: boolean) => Promise<Channel>;
+  /** Watches sessions (audit, metrics); undefined: nothing watches. */
+  observers?: SessionObservers;
+  /** Counts admissions, refusals, dials, timeouts and pool events; undefined: none. */
+  counters?: ServerCounters;
+  /**
+   * Read every unix client's credentials (SO_PEERCRED), not only on listeners with
+   * `allow_uids`/`allow_gids`: the audit log names who made each call.
+   */
+  peerCredentials?: boolean;
 }
 
-/** What the server needs of a client session, dedicated or shared. */
-interface Session {
-  run(): Promise<void>;
-  drain(): void;
-  close(reason: string): void;
-  finished(): Promise<void>;
-  expired(now: number): string | undefined;
-  expire(message: string): Promise<void>;
-  readonly closeReason: string;
+/** A connected client, for {@linkcode Server.snapshot} and {@linkcode Server.disconnect}. */
+interface ClientEntry {
+  session: DedicatedSession | SharedSession;
+  info: Omit<ClientSnapshot, "inflight" | "calls">;
 }
 
 /** A listening socket and the spec new clients get (replaced on reload). */
 interface ListenerRuntime {
   spec: ListenerSpec;
-  socket: UnixSocketListener;
+  socket: UnixSocketListener | NetworkListener | TlsListener;
   /** Clients connected through this path, shared with the socket this one replaced. */
   clients: { open: number };
   accepting: Promise<void>;
@@ -128,11 +82,12 @@ export class Server {
   readonly #listeners = new Map<string, ListenerRuntime>();
   /** Replaced sockets still accepting for a moment (see {@linkcode Server.#retire}). */
   readonly #retiring = new Set<ListenerRuntime>();
-  readonly #sessions = new Map<Session, ListenerRuntime>();
-  /** Shared pools by upstream name, open name, flags and frame limit (the name comes first). */
-  readonly #pools = new Map<string, Pool>();
+  readonly #sessions = new Map<ClientSession, ListenerRuntime>();
+  readonly #pools: PoolRegistry;
   #maxClients: number;
   #nextClientId = 1;
+  readonly #clients = new Map<number, ClientEntry>();
+  readonly #startedAt = Date.now();
   #stopping = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
 
@@ -141,6 +96,33 @@ export class Server {
     this.#options = options;
     this.#log = options.logger;
     this.#maxClients = options.maxClients;
+    this.#pools = new PoolRegistry({
+      dial: (upstream, readonly) => this.#dial(upstream, readonly),
+      logger: options.logger,
+      counters: options.counters,
+    });
+  }
+
+  /** What the server holds now: listeners, upstreams, pools, clients. */
+  snapshot(): ServerSnapshot {
+    return buildSnapshot({
+      startedAt: this.#startedAt,
+      listeners: [...this.#listeners.values()].map((l) => ({
+        spec: l.spec,
+        clients: l.clients.open,
+      })),
+      clients: this.#clients.values(),
+      pools: this.#pools.pools(),
+    });
+  }
+
+  /** Closes client `id` with `reason`; false when no such client is connected. */
+  disconnect(id: number, reason: string): boolean {
+    const entry = this.#clients.get(id);
+    if (entry === undefined) return false;
+    this.#log.info("Closing client: asked by the control socket", { client: id, reason });
+    entry.session.close(reason);
+    return true;
   }
 
   /** Clients connected now. */
@@ -148,7 +130,7 @@ export class Server {
     return this.#sessions.size;
   }
 
-  /** Socket paths served now. */
+  /** Socket paths (and network front labels) served now. */
   get sockets(): string[] {
     return [...this.#listeners.keys()];
   }
@@ -191,16 +173,28 @@ export class Server {
         try {
           await this.#openListener(spec);
         } catch (error) {
-          problems.push(error instanceof Error ? error.message : String(error));
+          problems.push(errorMessage(error));
         }
         continue;
       }
-      if (checksPeers(spec) !== runtime.socket.peerCredentials) {
+      if (spec.front !== undefined) {
+        // Same address: TLS files and checks are read again; connected clients stay.
+        try {
+          if ("reload" in runtime.socket) {
+            await runtime.socket.reload(tlsFrontOptions(spec, this.#log));
+          }
+        } catch (error) {
+          problems.push(errorMessage(error));
+        }
+        runtime.spec = spec;
+        continue;
+      }
+      if (this.#readsPeers(spec) !== runtime.socket.peerCredentials) {
         // Reading credentials takes another kind of socket: bind a new one in place of the old.
         try {
           await this.#openListener(spec, runtime);
         } catch (error) {
-          problems.push(error instanceof Error ? error.message : String(error));
+          problems.push(errorMessage(error));
         }
         continue;
       }
@@ -210,7 +204,7 @@ export class Server {
           Deno.chownSync(spec.socket, null, resolveGroup(spec.group, spec.socket));
         }
       } catch (error) {
-        problems.push(error instanceof Error ? error.message : String(error));
+        problems.push(errorMessage(error));
       }
       runtime.spec = spec;
     }
@@ -244,18 +238,20 @@ export class Server {
         session.expire("virtmux is shutting down: the grace period for outstanding calls is over")
       ),
     );
-    for (const pool of this.#pools.values()) pool.close("virtmux is shutting down");
+    this.#pools.closeAll("virtmux is shutting down");
   }
 
   /** Opens the socket of `spec`, atomically taking the place of `replacing` when given. */
   async #openListener(spec: ListenerSpec, replacing?: ListenerRuntime): Promise<void> {
-    const socket = await listenUnix(spec.socket, {
-      mode: spec.mode,
-      group: spec.group,
-      peerCredentials: checksPeers(spec),
-      replacing: replacing?.socket,
-      logger: this.#log,
-    });
+    const socket = spec.front !== undefined
+      ? await openFront(spec, this.#log)
+      : await listenUnix(spec.socket, {
+        mode: spec.mode,
+        group: spec.group,
+        peerCredentials: this.#readsPeers(spec),
+        replacing: replacing?.socket as UnixSocketListener | undefined,
+        logger: this.#log,
+      });
     // Clients of a replaced socket stay; they keep counting against the listener's limit.
     const clients = replacing?.clients ?? { open: 0 };
     const runtime: ListenerRuntime = { spec, socket, clients, accepting: Promise.resolve() };
@@ -269,6 +265,11 @@ export class Server {
       share: spec.upstream.share,
       readonly: spec.readonly,
     });
+  }
+
+  /** Whether the socket of `spec` reads its clients' credentials. */
+  #readsPeers(spec: ListenerSpec): boolean {
+    return checksPeers(spec) || this.#options.peerCredentials === true;
   }
 
   /**
@@ -297,15 +298,12 @@ export class Server {
   /** Closes the clients that outstayed a timeout and drops unused pools; runs once a second. */
   #closeExpired(): void {
     const now = Date.now();
-    for (const [key, pool] of this.#pools) {
-      if (!pool.unused) continue;
-      pool.close("unused");
-      this.#pools.delete(key);
-    }
+    this.#pools.dropUnused();
     for (const [session, runtime] of this.#sessions) {
       const reason = session.expired(now);
       if (reason === undefined) continue;
       this.#log.warning("Closing client: timeout", { listener: runtime.spec.socket, reason });
+      this.#options.counters?.timedOut(runtime.spec.upstream.name);
       session.close(reason);
     }
   }
@@ -321,7 +319,25 @@ export class Server {
           client: id,
           upstream: spec.upstream.name,
           ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
+          ...(accepted.address !== undefined && { peer: accepted.address }),
+          ...(accepted.certificateDn !== undefined && { dn: accepted.certificateDn }),
         });
+        const identity: ClientIdentity = {
+          listener: spec.socket,
+          client: id,
+          ...(accepted.address !== undefined && { address: accepted.address }),
+          ...(accepted.certificateDn !== undefined && { certificateDn: accepted.certificateDn }),
+          ...(accepted.peer && {
+            uid: accepted.peer.uid,
+            gid: accepted.peer.gid,
+            pid: accepted.peer.pid,
+          }),
+        };
+        const observed = {
+          name: spec.upstream.name,
+          uri: spec.upstream.uri.text,
+          shared: spec.upstream.share,
+        };
         if (checksPeers(spec)) {
           const refusal = peerRefusal(spec, accepted);
           if (refusal !== undefined) {
@@ -329,6 +345,17 @@ export class Server {
               reason: refusal,
               gid: accepted.peer?.gid,
             });
+            this.#options.counters?.clientRefused(spec.socket, "peer_credentials");
+            this.#options.observers?.observe(identity, observed)?.closed(`refused: ${refusal}`);
+            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
+            continue;
+          }
+        }
+        if (!spec.upstream.share) {
+          // A dedicated upstream is fixed at accept; shared ones are checked at CONNECT_OPEN.
+          const refusal = dnRefusal(spec, spec.upstream, accepted.certificateDn);
+          if (refusal !== undefined) {
+            log.warning("Client refused: DN not allowed", { reason: refusal });
             void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
             continue;
           }
@@ -340,15 +367,16 @@ export class Server {
           : 0;
         if (full > 0) {
           log.warning("Client refused: too many clients", { limit: full });
-          void refuseClient(
-            conn,
-            `virtmux has reached its limit of ${full} clients on "${spec.socket}"`,
-            { logger: log },
-          );
+          this.#options.counters?.clientRefused(spec.socket, "max_clients");
+          const reason = `virtmux has reached its limit of ${full} clients on "${spec.socket}"`;
+          this.#options.observers?.observe(identity, observed)?.closed(`refused: ${reason}`);
+          void refuseClient(conn, reason, { logger: log });
           continue;
         }
         log.info("Client connected");
-        const session: Session = spec.upstream.share
+        const observer = this.#options.observers?.observe(identity, observed);
+        this.#options.counters?.clientAccepted(spec.socket);
+        const session = spec.upstream.share
           ? new SharedSession(conn, {
             id,
             logger: log,
@@ -358,24 +386,44 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
-            poolFor: (name, flags) => this.#pool(spec, name, flags),
+            poolFor: (name, flags) => this.#pool(spec, name, flags, accepted.certificateDn, log),
+            keepalive: spec.clientKeepalive,
+            observer,
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
             logger: log,
-            upstreamLabel: label(spec.upstream),
+            upstreamLabel: upstreamLabel(spec.upstream),
             maxFrameBytes: spec.maxFrameBytes,
             maxInflight: spec.maxInflightPerClient,
             readonly: spec.readonly,
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            observer,
           });
         this.#sessions.set(session, runtime);
+        this.#clients.set(id, {
+          session,
+          info: {
+            id,
+            listener: spec.socket,
+            upstream: spec.upstream.name,
+            shared: spec.upstream.share,
+            ...(accepted.peer && {
+              uid: accepted.peer.uid,
+              gid: accepted.peer.gid,
+              pid: accepted.peer.pid,
+            }),
+            since: Date.now(),
+          },
+        });
         runtime.clients.open++;
         session.run().catch((error) => {
           log.error("Session failed", { error: String(error) });
         }).finally(() => {
           this.#sessions.delete(session);
+          this.#clients.delete(id);
+          this.#options.counters?.clientLeft(spec.socket, id);
           runtime.clients.open--;
           log.info("Client disconnected", { reason: session.closeReason });
         });
@@ -388,6 +436,19 @@ export class Server {
   }
 
   #dial(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
+    const counters = this.#options.counters;
+    if (counters === undefined) return this.#dialOnce(upstream, readonly);
+    const start = performance.now();
+    const dialed = this.#dialOnce(upstream, readonly);
+    const seconds = () => (performance.now() - start) / 1000;
+    dialed.then(
+      () => counters.dialed(upstream.name, seconds(), false),
+      () => counters.dialed(upstream.name, seconds(), true),
+    );
+    return dialed;
+  }
+
+  #dialOnce(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
     if (this.#options.dialUpstream) return this.#options.dialUpstream(upstream, readonly);
     return dial(upstream.uri, {
       name: upstream.name,
@@ -402,60 +463,26 @@ export class Server {
    * `route_by_name`, a name that is one of the listener's routes picks that upstream, opened
    * with its own open name.
    */
-  #pool(spec: ListenerSpec, name: string | null, flags: number): Pool {
-    let upstream = spec.upstream;
-    let openName = name;
+  #pool(
+    spec: ListenerSpec,
+    name: string | null,
+    flags: number,
+    dn?: string,
+    log?: Logger,
+  ): Pool {
     const routed = name === null ? undefined : spec.routes.get(name);
-    if (routed !== undefined) {
-      upstream = routed;
-      openName = routed.uri.openName;
+    const refusal = dnRefusal(spec, routed ?? spec.upstream, dn);
+    if (refusal !== undefined) {
+      log?.warning("Open refused: DN not allowed", { reason: refusal });
+      throw new UpstreamError(refusal, ErrorCode.ACCESS_DENIED, ErrorDomain.RPC);
     }
-    const key = [upstream.name, upstream.uri.text, openName ?? "", flags, spec.maxFrameBytes]
-      .join("\0");
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
-      this.#makeRoomForPool(upstream);
-      pool = new Pool({
-        label: label(upstream),
-        openName,
-        openFlags: flags,
-        poolMax: upstream.poolMax,
-        maxInflightPerConnection: upstream.maxInflightPerConnection,
-        maxFrameBytes: spec.maxFrameBytes,
-        idleMs: upstream.idleMs,
-        keepaliveIntervalMs: upstream.keepaliveIntervalMs,
-        keepaliveCount: upstream.keepaliveCount,
-        connectTimeoutMs: upstream.connectTimeoutMs,
-        dial: () => this.#dial(upstream, (flags & 1) === 1),
-        logger: this.#log.child({ upstream: upstream.name, pool: openName ?? "(default)" }),
-      });
-      this.#pools.set(key, pool);
-    }
-    return pool;
+    return this.#pools.get({
+      upstream: routed ?? spec.upstream,
+      openName: routed !== undefined ? routed.uri.openName : name,
+      flags,
+      maxFrameBytes: spec.maxFrameBytes,
+    });
   }
-
-  /**
-   * Keeps `upstream` under its `max_pools`: closes its pools that have no clients left, or, when
-   * every one has clients, refuses the open that wants one more.
-   */
-  #makeRoomForPool(upstream: UpstreamSpec): void {
-    const mine = [...this.#pools].filter(([key]) => key.startsWith(`${upstream.name}\0`));
-    if (mine.length < upstream.maxPools) return;
-    for (const [key, pool] of mine) {
-      if (pool.inUse) continue;
-      pool.close("making room for another pool");
-      this.#pools.delete(key);
-      return;
-    }
-    throw new Error(
-      `virtmux keeps at most ${upstream.maxPools} pools for upstream "${upstream.name}" ` +
-        "(max_pools), one per distinct name and read-only flag opened, and all are in use",
-    );
-  }
-}
-
-function label(upstream: UpstreamSpec): string {
-  return `"${upstream.name}" (${upstream.uri.text})`;
 }
 
 /** Why `accepted` may not use the socket of `spec`, or undefined when it may. */

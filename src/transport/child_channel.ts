@@ -14,7 +14,8 @@
 
 import type { Logger } from "../log/logger.ts";
 import { rootLogger } from "../log/logger.ts";
-import type { Channel } from "./channel.ts";
+import { describeCause } from "./_dial_common.ts";
+import { type Channel, DialError } from "./channel.ts";
 
 /**
  * A channel that can say what went wrong beyond "end of file": the child transports (ssh, ext)
@@ -283,4 +284,26 @@ export function spawnChannel(argv: readonly string[], options: ChildChannelOptio
     detached: true,
   }).spawn();
   return new ChildChannel(child, options);
+}
+
+/**
+ * Spawns `argv` as an upstream's channel (the ssh and ext transports), logging the command line.
+ *
+ * @param what The start of the error text: "Cannot connect to upstream "hv1" (URI)".
+ * @throws {DialError} when the command cannot be started.
+ */
+export function startCommand(
+  what: string,
+  argv: string[],
+  name: string,
+  logger: Logger | undefined,
+): ChildChannel {
+  logger?.debug("Starting upstream command", { upstream: name, argv: argv.join(" ") });
+  try {
+    return spawnChannel(argv, { name, logger });
+  } catch (error) {
+    throw new DialError(`${what}: cannot run "${argv[0]}": ${describeCause(error)}`, {
+      cause: error,
+    });
+  }
 }

@@ -9,6 +9,7 @@
  */
 
 import * as net from "node:net";
+import { errorMessage } from "../log/error_message.ts";
 import type { Channel } from "./channel.ts";
 import { C, errno, errnoText, libc } from "./libc.ts";
 import { NodeSocketChannel } from "./node_socket_channel.ts";
@@ -22,6 +23,10 @@ export interface AcceptedClient {
   peer?: PeerCredentials;
   /** Why its credentials could not be read, when the listener reads them. */
   peerError?: string;
+  /** A network client's address, `host:port` (IPv6 in brackets). */
+  address?: string;
+  /** A TLS client's certificate subject, as libvirt formats it (`O=Example,CN=alice`). */
+  certificateDn?: string;
 }
 
 /** A listening socket handing out clients with their credentials. */
@@ -92,7 +97,7 @@ export function listenWithCredentials(
       try {
         accepted.peer = peerCredentials(client);
       } catch (error) {
-        accepted.peerError = error instanceof Error ? error.message : String(error);
+        accepted.peerError = errorMessage(error);
       }
       let socket: net.Socket;
       try {

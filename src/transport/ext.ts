@@ -10,9 +10,8 @@
 
 import type { LibvirtUri } from "../uri/uri.ts";
 import { DialError } from "./channel.ts";
-import type { ChildChannel } from "./child_channel.ts";
-import type { DialOptions } from "./dial.ts";
-import { startCommand } from "./ssh.ts";
+import { type ChildChannel, startCommand } from "./child_channel.ts";
+import type { DialOptions } from "./_dial_common.ts";
 
 /**
  * Starts `command=` of `uri` and returns its channel.

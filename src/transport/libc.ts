@@ -1,6 +1,7 @@
 /**
  * The few C library calls virtmux makes through FFI, for what Deno has no API for: a unix
- * listener whose accepted descriptors can be asked for the peer's credentials. Loaded on first
+ * listener whose accepted descriptors can be asked for the peer's credentials, and a TCP listener
+ * whose accepted descriptors node:tls can serve at full speed. Loaded on first
  * use, so a process that never needs them never opens the library.
  *
  * @module
@@ -16,6 +17,9 @@ const SYMBOLS = {
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -50,6 +54,9 @@ export function errnoText(error: number): string {
 /** The C constants used with these calls (Linux, x86-64 and arm64 alike). */
 export const C = {
   AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SO_REUSEADDR: 2,
   SOCK_STREAM: 1,
   SOCK_NONBLOCK: 0o4000,
   SOCK_CLOEXEC: 0o2000000,

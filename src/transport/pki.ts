@@ -17,6 +17,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { errorMessage } from "../log/error_message.ts";
 import { fileExists } from "../uri/remote.ts";
 
 /** libvirt's system-wide client files (SYSCONFDIR "/pki/..."). */
@@ -117,9 +118,7 @@ function readPem(kind: keyof typeof KIND, path: string): string {
       ? "no such file"
       : error instanceof Deno.errors.PermissionDenied
       ? "permission denied"
-      : error instanceof Error
-      ? error.message
-      : String(error);
+      : errorMessage(error);
     throw new PkiError(`cannot read ${KIND[kind]} "${path}": ${reason}`, { cause: error });
   }
   if (!text.includes("-----BEGIN ")) {

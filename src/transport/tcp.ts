@@ -8,7 +8,12 @@
 import { defaultPort } from "../uri/remote.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
-import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  describeCause,
+  type DialOptions,
+  withDeadline,
+} from "./_dial_common.ts";
 
 /** Connects by TCP to the host and port of `uri`. */
 export async function dialTcp(uri: LibvirtUri, options: DialOptions): Promise<Channel> {

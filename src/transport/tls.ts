@@ -25,7 +25,12 @@ import { defaultPort } from "../uri/remote.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
 import { NodeSocketChannel } from "./node_socket_channel.ts";
-import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  describeCause,
+  type DialOptions,
+  withDeadline,
+} from "./_dial_common.ts";
 import { loadPki, locatePkiFiles, PkiError, type PkiMaterial } from "./pki.ts";
 
 /** The byte libvirtd sends once it has accepted our certificate and address. */

@@ -7,7 +7,12 @@
 import { unixSocketPath } from "../uri/remote.ts";
 import type { LibvirtUri } from "../uri/uri.ts";
 import { type Channel, DialError } from "./channel.ts";
-import { DEFAULT_DIAL_TIMEOUT_MS, describeCause, type DialOptions, withDeadline } from "./dial.ts";
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  describeCause,
+  type DialOptions,
+  withDeadline,
+} from "./_dial_common.ts";
 
 /** Connects to the unix socket `uri` implies (the read-only one when `options.readonly`). */
 export async function dialUnix(uri: LibvirtUri, options: DialOptions): Promise<Channel> {

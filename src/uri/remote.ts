@@ -1,8 +1,8 @@
 /**
- * What libvirt's remote driver derives from a parsed URI to reach the daemon: the default port,
- * the local unix socket (`remoteGetUNIXSocket`, src/remote/remote_sockets.c), and for the ssh
- * transports the proxy choice, the remote command and the ssh argv (`virNetClientNewSSH`,
- * src/rpc/virnetclient.c) — quoted exactly as libvirt 9.0 quotes them.
+ * What libvirt's remote driver derives from a parsed URI to find the daemon: the default port and
+ * the unix socket (`remoteGetUNIXSocket`, src/remote/remote_sockets.c), local for the unix
+ * transport, remote for the ssh ones. The ssh command line itself is planned in
+ * src/transport/ssh_command.ts.
  *
  * @module
  */
@@ -106,111 +106,17 @@ export function unixSocketPath(uri: LibvirtUri, options: SocketPathOptions): str
   return mode === "direct" ? direct : legacy;
 }
 
-/**
- * The URI libvirt 9.0's client passes to virt-ssh-helper on the remote host: the open name.
- * (Later libvirt releases keep `mode=` and `socket=` in it; 9.0 does not.)
- *
- * @param uri a parsed URI
- * @returns the URI for `virt-ssh-helper [-r] URI`
- */
-export function sshHelperUri(uri: LibvirtUri): string {
-  return uri.openName;
-}
-
-/**
- * The proxy an ssh-family connection runs remotely, as doRemoteOpen and
- * virNetClientSSHHelperCommand choose it: `proxy=` if given (but `auto` with `netcat=` means
- * netcat); else netcat when `socket=` is given, native virt-ssh-helper for a non-root session URI,
- * auto (helper, falling back to netcat) otherwise.
- *
- * @param uri a parsed URI
- * @param options the user id, for the session check
- * @returns the effective proxy
- */
-export function sshProxy(
-  uri: LibvirtUri,
-  options: Pick<SocketPathOptions, "uid"> = {},
-): "auto" | "netcat" | "native" {
-  let proxy = uri.options.proxy;
-  if (proxy === undefined) {
-    if (uri.options.socket !== undefined) proxy = "netcat";
-    else if (isSessionConnection(uri, options)) proxy = "native";
-    else proxy = "auto";
-  }
-  if (proxy === "auto" && uri.options.netcat !== undefined) proxy = "netcat";
-  return proxy;
-}
-
-/**
- * The command libvirt 9.0's client asks ssh to run on the remote host
- * (virNetClientSSHHelperCommand in src/rpc/virnetclient.c), one argument:
- * `sh -c '…nc… -U <socket>'`, `sh -c 'virt-ssh-helper [-r ]'<uri>''`, or the `which
- * virt-ssh-helper` form that tries the helper and falls back to netcat.
- *
- * @param uri a parsed URI with an ssh-family transport
- * @param options read-only flag and, for tests, the environment
- * @returns the remote command
- */
-export function sshRemoteCommand(uri: LibvirtUri, options: SocketPathOptions): string {
-  const proxy = sshProxy(uri, options);
-  const netcat = doubleEscapeShell(uri.options.netcat ?? "nc");
-  const socket = unixSocketPath(uri, options);
-  const nc = `if '${netcat}' -q 2>&1 | grep "requires an argument" >/dev/null 2>&1; then ` +
-    `ARG=-q0;else ARG=;fi;'${netcat}' $ARG -U ${socket}`;
-  const helper = `virt-ssh-helper${options.readonly ? " -r " : " "}'${
-    doubleEscapeShell(sshHelperUri(uri))
-  }'`;
-  switch (proxy) {
-    case "auto":
-      return `sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then ` +
-        `    ${helper}; else    ${nc}; fi'`;
-    case "netcat":
-      return `sh -c '${nc}'`;
-    case "native":
-      return `sh -c '${helper}'`;
-  }
-}
-
-/**
- * The argv libvirt 9.0's ssh transport runs (virNetSocketNewConnectSSH in
- * src/rpc/virnetsocket.c): `ssh [-p port] [-l user] [-i keyfile] -T -e none
- * [-o BatchMode=yes] [-o StrictHostKeyChecking=no] -- host '<remote command>'`, where `command=`
- * replaces `ssh` and the host defaults to `localhost`. libvirt also sets `TERM=xterm`.
- *
- * @param uri a parsed URI with the ssh transport
- * @param options read-only flag and, for tests, the environment
- * @returns the program and its arguments
- */
-export function sshArgv(uri: LibvirtUri, options: SocketPathOptions): string[] {
-  const argv = [uri.options.command ?? "ssh"];
-  if (uri.port !== undefined) argv.push("-p", String(uri.port));
-  if (uri.user !== undefined) argv.push("-l", uri.user);
-  if (uri.options.keyfile !== undefined) argv.push("-i", uri.options.keyfile);
-  argv.push("-T", "-e", "none");
-  if (uri.options.noTty) argv.push("-o", "BatchMode=yes");
-  if (uri.options.noVerify) argv.push("-o", "StrictHostKeyChecking=no");
-  argv.push("--", uri.host ?? "localhost", sshRemoteCommand(uri, options));
-  return argv;
-}
-
-/**
- * Quotes a string for /bin/sh as libvirt's virBufferEscapeShell does: unchanged when it has no
- * shell metacharacters, `''` when empty, else single-quoted with `'` written as `'\''`.
- *
- * @param text the string
- * @returns the quoted string
- */
-export function escapeShell(text: string): string {
-  if (text === "") return "''";
-  if (!/[\r\t\n !"#$&'()*;<>?[\\\]^`{|}~]/.test(text)) return text;
-  return `'${text.replaceAll("'", "'\\''")}'`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Internals
 
-/** libvirt: REMOTE_DRIVER_OPEN_USER (remoteGetURIDaemonInfo). */
-function isSessionConnection(uri: LibvirtUri, options: Pick<SocketPathOptions, "uid">): boolean {
+/**
+ * Whether `uri` reaches a per-user (session) daemon, as libvirt's REMOTE_DRIVER_OPEN_USER
+ * (remoteGetURIDaemonInfo): a /session path or a `test+` scheme, for a user other than root.
+ */
+export function isSessionConnection(
+  uri: LibvirtUri,
+  options: Pick<SocketPathOptions, "uid">,
+): boolean {
   // The scheme is the start of the text, so its "test+" prefix is the text's.
   if (uri.path !== "/session" && !uri.text.startsWith("test+")) return false;
   return (options.uid ?? currentUid()) !== 0;
@@ -250,9 +156,4 @@ export function fileExists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** virNetClientDoubleEscapeShell: the ssh server runs our command with sh, which runs sh again. */
-function doubleEscapeShell(text: string): string {
-  return escapeShell(escapeShell(text));
 }

@@ -25,6 +25,10 @@ export const NET_MESSAGE_MAX = 33554432;
 export const MAX_FRAME_BYTES = NET_MESSAGE_MAX + LENGTH_BYTES;
 /** libvirt's VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the stream chunk size. */
 export const LEGACY_PAYLOAD_MAX = 262120;
+/** REMOTE_STRING_MAX (remote_protocol.x): the longest string libvirt's XDR decoder accepts. */
+export const STRING_MAX = 4194304;
+/** libvirt's VIR_NET_MESSAGE_NUM_FDS_MAX: the most fds one *_WITH_FDS message may pass. */
+export const NUM_FDS_MAX = 32;
 
 /** RPC program numbers. */
 export const Program = {
@@ -35,8 +39,11 @@ export const Program = {
   ADMIN: 0x06900690,
 } as const;
 
+/** Every program number, in a fixed order. */
+export const ALL_PROGRAM_LIST: readonly number[] = Object.values(Program);
+
 /** Every program, for frames from a daemon (which only answers what a client asked for). */
-export const ALL_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
+export const ALL_PROGRAMS: ReadonlySet<number> = new Set(ALL_PROGRAM_LIST);
 
 /** Programs by the names a config uses for them (`programs = ["remote", "qemu"]`). */
 export const PROGRAM_NAMES: Readonly<Record<string, number>> = {
@@ -77,6 +84,9 @@ export const KeepaliveProc = {
 export const RemoteProc = {
   CONNECT_OPEN: 1,
   CONNECT_CLOSE: 2,
+  DOMAIN_CREATE_XML: 10,
+  CONNECT_GET_HOSTNAME: 59,
+  DOMAIN_CREATE_WITH_FLAGS: 196,
   CONNECT_GET_LIB_VERSION: 157,
   CONNECT_SUPPORTS_FEATURE: 60,
   AUTH_LIST: 66,
@@ -125,6 +135,7 @@ export const ErrorCode = {
   RPC: 39,
   OPERATION_TIMEOUT: 68,
   AUTH_FAILED: 45,
+  OPERATION_UNSUPPORTED: 84,
   ACCESS_DENIED: 88,
 } as const;
 

@@ -45,13 +45,17 @@ const encoder = new TextEncoder();
  *
  * @example Denying a call
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, MessageType, Program } from "./constants.ts";
  * import { encodeErrorReply } from "./error_reply.ts";
+ *
+ * const call = { program: Program.REMOTE, procedure: 12, type: MessageType.CALL, serial: 7 };
  * const frame = encodeErrorReply(
- *   { length: 28, program: 0x20008086, version: 1, procedure: 12, type: 0, serial: 7, status: 0 },
+ *   { ...call, length: 28, version: 1, status: 0 },
  *   "Denied",
- *   { code: 29 },
+ *   { code: ErrorCode.OPERATION_DENIED },
  * );
- * if (frame.length !== 28 + 4 + 4 + 12 + 4 + 4 * 4 + 4 + 4 + 4) throw new Error();
+ * assert.equal(frame.length, 28 + 4 + 4 + (4 + 4 + 8) + 4 + 4 * 4 + 4 + 4 + 4);
  * ```
  */
 export function encodeErrorReply(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ErrorCode, HEADER_BYTES, LENGTH_BYTES, Program } from "./constants.ts";
+import { ALL_PROGRAMS, ErrorCode, HEADER_BYTES, LENGTH_BYTES, OFFSET } from "./constants.ts";
 import { readU32 } from "./header.ts";
 import {
   answerableHeader,
@@ -16,8 +16,6 @@ import {
   type FrameLimits,
   resolveLimits,
 } from "./frame_check.ts";
-
-const KNOWN_PROGRAMS: ReadonlySet<number> = new Set(Object.values(Program));
 
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions extends FrameLimits {
@@ -46,19 +44,23 @@ export interface FrameReaderOptions extends FrameLimits {
  *
  * @example Reading two frames from one chunk
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { MessageType, Program } from "./constants.ts";
  * import { FrameReader } from "./frame_reader.ts";
+ * import { encodeMessage } from "./message.ts";
+ *
+ * const call = encodeMessage({
+ *   program: Program.REMOTE,
+ *   procedure: 1,
+ *   type: MessageType.CALL,
+ *   serial: 0,
+ * });
  * const reader = new FrameReader();
- * const chunk = new Uint8Array(56);
- * for (const at of [0, 28]) {
- *   new DataView(chunk.buffer).setUint32(at, 28);
- *   new DataView(chunk.buffer).setUint32(at + 4, 0x20008086);
- *   new DataView(chunk.buffer).setUint32(at + 8, 1);
- * }
- * const space = reader.space();
- * space.set(chunk);
- * reader.commit(chunk.length);
- * const frames = [reader.next(), reader.next(), reader.next()];
- * if (frames[0]?.length !== 28 || frames[1]?.length !== 28 || frames[2] !== null) throw new Error();
+ * reader.space().set([...call, ...call]);
+ * reader.commit(call.length * 2);
+ * assert.equal(reader.next()?.length, 28);
+ * assert.equal(reader.next()?.length, 28);
+ * assert.equal(reader.next(), null);
  * ```
  */
 export class FrameReader {
@@ -201,12 +203,12 @@ export class FrameReader {
         this.#limits.direction,
       );
       if (headerProblem !== undefined) {
-        const program = readU32(this.#buf, this.#start + 4);
+        const program = readU32(this.#buf, this.#start + OFFSET.program);
         throw new FrameError(
           headerProblem,
           length,
           answerableHeader(this.#buf.subarray(0, this.#end), this.#start),
-          KNOWN_PROGRAMS.has(program) && !this.#limits.programs.has(program)
+          ALL_PROGRAMS.has(program) && !this.#limits.programs.has(program)
             ? ErrorCode.OPERATION_DENIED
             : ErrorCode.RPC,
         );

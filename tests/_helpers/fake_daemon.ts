@@ -40,6 +40,7 @@ export function mulberry32(seed: number): () => number {
 export const FakeProc = {
   CONNECT_OPEN: 1,
   CONNECT_CLOSE: 2,
+  CONNECT_GET_HOSTNAME: 59,
   SUPPORTS_FEATURE: 60,
   AUTH_LIST: 66,
   AUTH_POLKIT: 70,
@@ -74,6 +75,10 @@ export interface FakeDaemonOptions {
   answerPings?: boolean;
   /** Answer nothing at all (a hung daemon). */
   silent?: boolean;
+  /** The answer to CONNECT_GET_HOSTNAME. Default "fake". */
+  hostname?: string;
+  /** Close every connection as soon as it is accepted (a daemon that is away). */
+  down?: boolean;
 }
 
 /** A CALL a connection received, in arrival order. */
@@ -148,7 +153,8 @@ export class FakeConnection {
     return this.calls.filter((c) =>
       c.program !== Program.REMOTE ||
       (c.procedure !== FakeProc.AUTH_LIST && c.procedure !== FakeProc.SUPPORTS_FEATURE &&
-        c.procedure !== FakeProc.CONNECT_OPEN && c.procedure !== FakeProc.AUTH_POLKIT)
+        c.procedure !== FakeProc.CONNECT_OPEN && c.procedure !== FakeProc.AUTH_POLKIT &&
+        c.procedure !== FakeProc.CONNECT_GET_HOSTNAME)
     );
   }
 
@@ -333,6 +339,16 @@ export class FakeDaemon {
     for (const connection of this.connections) connection.close();
   }
 
+  /**
+   * Kills every connection and forgets every registration, as a restarted daemon would; its
+   * callback IDs start again at `firstCallbackId`.
+   */
+  restart(firstCallbackId = 1): void {
+    this.kill();
+    this.#registrations.clear();
+    this.#nextCallbackId = firstCallbackId;
+  }
+
   /** Closes everything and removes the temp dir. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -355,6 +371,10 @@ export class FakeDaemon {
         conn = await this.#listener.accept();
       } catch {
         return;
+      }
+      if (this.options.down) {
+        conn.close();
+        continue;
       }
       const connection = new FakeConnection(this.connections.length + 1, conn, this);
       this.connections.push(connection);
@@ -440,6 +460,11 @@ export class FakeDaemon {
         case FakeProc.CONNECT_CLOSE:
           void answer(reply());
           return;
+        case FakeProc.CONNECT_GET_HOSTNAME: {
+          const name = new TextEncoder().encode(this.options.hostname ?? "fake");
+          void answer(reply(concat(words(name.length), name, new Uint8Array(-name.length & 3))));
+          return;
+        }
       }
     }
     this.#later(() => {

@@ -134,10 +134,12 @@ listen = ""
     programs: ["remote", "admin"],
     allowUids: [0, 0, 1000],
     allowGids: [0],
+    keepaliveIntervalMs: 5000,
+    keepaliveCount: 5,
     maxMessageBytes: 300000,
     maxClients: 10,
   }]);
-  assert.deepEqual(config.audit, { enabled: false, path: "/tmp/audit.jsonl" });
+  assert.deepEqual(config.audit, { ...DEFAULTS.audit, path: "/tmp/audit.jsonl" });
   assert.deepEqual(config.metrics, { listen: "" });
 });
 
@@ -175,8 +177,10 @@ Deno.test("parseConfig() fills in every default", () => {
     programs: ["remote", "qemu", "lxc"],
     allowUids: [],
     allowGids: [],
+    keepaliveIntervalMs: 5000,
+    keepaliveCount: 5,
   }]);
-  assert.deepEqual(config.audit, { enabled: false, path: "/var/log/virtmux/audit.jsonl" });
+  assert.deepEqual(config.audit, DEFAULTS.audit);
   assert.deepEqual(config.metrics, { listen: "" });
   assert.deepEqual(config.limits, DEFAULTS.limits);
 });
@@ -451,14 +455,20 @@ const MISTAKES: [string, string, string][] = [
     'v.toml:6:1: "group" must not be empty',
   ],
   [
-    "audit enabled",
-    "[audit]\nenabled = true\n",
-    "v.toml:2:1: audit logging is not built yet",
+    "audit rule without a level",
+    '[audit]\nenabled = true\n[[audit.rule]]\nclass = "read"\n',
+    'v.toml:3:1: missing required key "level" in [[audit.rule]]',
   ],
   [
-    "metrics enabled",
-    '[metrics]\nlisten = "127.0.0.1:9477"\n',
-    "v.toml:2:1: metrics are not built yet",
+    "audit rule with a procedure glob that matches nothing",
+    '[audit]\n[[audit.rule]]\nprocedures = ["DOMAN_*"]\nlevel = "none"\n',
+    'v.toml:3:15: "DOMAN_*" in "procedures" matches no procedure: use libvirt\'s names or ' +
+    'globs, e.g. "DOMAIN_DESTROY", "DOMAIN_*", "QEMU_PROC_*" or "virDomainDestroy"',
+  ],
+  [
+    "metrics address without a port",
+    '[metrics]\nlisten = "127.0.0.1"\n',
+    'v.toml:2:1: "127.0.0.1" is not an address to listen on: expected HOST:PORT, e.g. "127.0.0.1:9477"',
   ],
   [
     "dotted key at the top level, at the offending segment",
@@ -521,7 +531,7 @@ share = "yes"
   assert.ok(error instanceof Error);
 });
 
-Deno.test("config.example.toml parses, with share off and no audit or metrics", async () => {
+Deno.test("config.example.toml parses, with share off, no audit, metrics off", async () => {
   const path = new URL("../../config.example.toml", import.meta.url).pathname;
   const config = await loadConfig(path);
   assert.equal(config.file, path);
@@ -532,8 +542,10 @@ Deno.test("config.example.toml parses, with share off and no audit or metrics", 
   assert.equal(config.listeners.length, 1);
   assert.equal(config.listeners[0].socket, "/tmp/virtmux/local.sock");
   assert.equal(config.listeners[0].upstream, "local");
+  assert.equal(config.metrics.listen, "");
+  assert.equal(config.control.socket, "auto");
   const text = await Deno.readTextFile(path);
-  assert.doesNotMatch(text, /^\s*\[(audit|metrics)\]/m);
+  assert.doesNotMatch(text, /^\s*\[audit\]/m);
 });
 
 Deno.test("loadConfig() reports a missing file by name", async () => {

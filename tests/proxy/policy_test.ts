@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Policy, PROGRAM_NAMES } from "../../src/proxy/policy.ts";
-import { Program, RemoteProc } from "../../src/wire/constants.ts";
+import { Policy } from "../../src/proxy/policy.ts";
+import { Program, PROGRAM_NAMES, RemoteProc } from "../../src/wire/constants.ts";
 import { type ProcedureRef, resolveProcedureName } from "../../src/wire/procedure_names.ts";
 
 const LISTENER = "/run/virtmux/test.sock";

@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { Logger } from "../../src/log/logger.ts";
 import type { ClientTimeouts } from "../../src/proxy/client_clock.ts";
 import { Policy } from "../../src/proxy/policy.ts";
-import { type ListenerSpec, Server, type UpstreamSpec } from "../../src/proxy/server.ts";
+import type { ClientIdentity, SessionObservers } from "../../src/proxy/observer.ts";
+import { Server, type ServerOptions } from "../../src/proxy/server.ts";
+import type { ListenerSpec, UpstreamSpec } from "../../src/proxy/spec.ts";
 import type { Channel } from "../../src/transport/channel.ts";
 import { parseUri } from "../../src/uri/uri.ts";
 import {
@@ -126,6 +128,7 @@ interface Harness {
 async function start(
   listeners: (dir: string) => ListenerSpec[],
   maxClients = 100,
+  extra: Partial<ServerOptions> = {},
 ): Promise<Harness> {
   const dir = await Deno.makeTempDir({ prefix: "virtmux-server-" });
   const upstream = new FakeUpstream();
@@ -136,6 +139,7 @@ async function start(
     logger: new Logger({ sink: (line) => lines.push(line), level: "debug" }),
     shutdownGraceMs: 200,
     dialUpstream: upstream.dial,
+    ...extra,
   });
   await server.start();
   return {
@@ -551,6 +555,94 @@ Deno.test("idle_timeout closes an idle client but not one with a call outstandin
   } finally {
     idle.close();
     waiting.close();
+    await t.finish();
+  }
+});
+
+Deno.test("observers: every client is watched with its credentials, refused ones too", async () => {
+  const seen: { identity: ClientIdentity; events: string[] }[] = [];
+  const observers: SessionObservers = {
+    observe(identity) {
+      const events: string[] = [];
+      seen.push({ identity, events });
+      return {
+        fromClient: () => void events.push("from") as undefined,
+        toClient: () => void events.push("to") as undefined,
+        closed: (reason) => void events.push(`closed: ${reason}`),
+      };
+    },
+  };
+  const t = await start(
+    (dir) => [
+      spec(`${dir}/open.sock`),
+      spec(`${dir}/theirs.sock`, { allowUids: new Set([UID + 1]) }),
+    ],
+    100,
+    { observers, peerCredentials: true },
+  );
+  try {
+    const c = await Client.connect(t.path("open.sock"));
+    await c.open();
+    await c.works();
+    c.close();
+    await until("the session to end", () => seen[0]?.events.some((e) => e.startsWith("closed")));
+    assert.deepEqual(seen[0].identity, {
+      listener: t.path("open.sock"),
+      client: 1,
+      uid: UID,
+      gid: GID,
+      pid: Deno.pid,
+    });
+    assert.deepEqual(seen[0].events.slice(0, 4), ["from", "to", "from", "to"]);
+    const refused = await Client.connect(t.path("theirs.sock"));
+    await refused.call(RemoteProc.AUTH_LIST);
+    refused.close();
+    assert.equal(seen[1].identity.uid, UID);
+    assert.equal(seen[1].events.length, 1);
+    assert.match(seen[1].events[0], /^closed: refused: virtmux does not allow uid/);
+  } finally {
+    await t.finish();
+  }
+});
+
+Deno.test("a tcp front: clients logged with their address; reload keeps or removes it", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const label = `tcp://127.0.0.1:${port}`;
+  const front = spec(label, {
+    front: { kind: "tcp", hostname: "127.0.0.1", port, allowDns: new Map() },
+  });
+  const t = await start(() => [front]);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const call = async (conn: Deno.TcpConn, procedure: number, body?: Uint8Array) => {
+      await conn.write(frame({ procedure, serial: 1, body }));
+      const reply = await new FrameSource(conn).next();
+      assert.ok(reply, "a reply");
+      return readHeader(reply);
+    };
+    const first = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(first);
+    assert.equal((await call(first, RemoteProc.CONNECT_OPEN, OPEN_ARGS)).status, MessageStatus.OK);
+    const local = first.localAddr as Deno.NetAddr;
+    assert.ok(t.lines.some((l) => l.includes("Plain TCP front") && l.includes(label)));
+    assert.ok(t.lines.some((l) => l.includes("Client connected") && l.includes(`:${local.port}`)));
+    // Same address: the front stays, and so does its client.
+    assert.deepEqual(await t.server.reload([front], 100), []);
+    assert.equal(
+      (await call(first, RemoteProc.CONNECT_GET_LIB_VERSION)).status,
+      MessageStatus.OK,
+    );
+    // Removed: no new clients, the connected one stays.
+    assert.deepEqual(await t.server.reload([], 100), []);
+    await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+    assert.equal(
+      (await call(first, RemoteProc.CONNECT_GET_LIB_VERSION)).status,
+      MessageStatus.OK,
+    );
+  } finally {
+    for (const conn of conns) conn.close();
     await t.finish();
   }
 });

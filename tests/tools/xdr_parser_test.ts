@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseXdr, type XdrDefinition } from "../../tools/xdr_parser.ts";
+import type { XdrDefinition } from "../../tools/xdr_ast.ts";
+import { parseXdr } from "../../tools/xdr_parser.ts";
 import { XDR_FILES } from "../../tools/gen_protocol.ts";
 
 /** The unpacked libvirt 9.0 tree of DESIGN.md §5; LIBVIRT_SRC overrides it. */

@@ -1,284 +1,58 @@
-import assert from "node:assert/strict";
-import { parseUri } from "../../src/uri/uri.ts";
-import { planSsh } from "../../src/transport/ssh.ts";
-
 /**
- * Goldens captured from libvirt 9.0 itself (Debian 12's virsh, as root): `virsh -c URI list`
- * with `command=` pointing at a fake ssh that recorded its argv (as libvirt's tests/ssh.c does).
- * The `command=` parameter is left out here, so argv[0] is "ssh".
+ * Tests of src/transport/ssh.ts, the dialer; the command line it runs is tested in
+ * ssh_command_test.ts and a real sshd in tests/integration/upstream_ssh_ext_test.ts.
  */
-const LIBVIRT_9_0_GOLDENS: { uri: string; readonly: boolean; argv: string[] }[] = [
-  {
-    uri: "qemu+ssh://hv1/system",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper 'qemu:///system'; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock; fi'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://bob@hv1:2222/system?keyfile=/k/id%20x&no_tty=1&no_verify=1",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-p",
-      "2222",
-      "-l",
-      "bob",
-      "-i",
-      "/k/id x",
-      "-T",
-      "-e",
-      "none",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "--",
-      "hv1",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper 'qemu:///system'; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock; fi'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system?socket=/var/run/libvirt/libvirt-sock",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system?netcat=/opt/my%20nc",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'if '''\\''/opt/my nc'\\'''' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'''\\''/opt/my nc'\\'''' $ARG -U /var/run/libvirt/libvirt-sock'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system?proxy=native",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'virt-ssh-helper 'qemu:///system''",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/session",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper 'qemu:///session'; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock; fi'",
-    ],
-  },
-  {
-    uri: "test+ssh://hv1/default?x=it's",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper '''\\''test:///default?x=it%27s'\\''''; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock; fi'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system?proxy=netcat",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock'",
-    ],
-  },
-  {
-    uri: "qemu+ssh:///system",
-    readonly: false,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "localhost",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper 'qemu:///system'; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock; fi'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system",
-    readonly: true,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then     virt-ssh-helper -r 'qemu:///system'; else    if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock-ro; fi'",
-    ],
-  },
-  {
-    uri: "qemu+ssh://hv1/system?proxy=netcat",
-    readonly: true,
-    argv: [
-      "ssh",
-      "-T",
-      "-e",
-      "none",
-      "--",
-      "hv1",
-      "sh -c 'if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /var/run/libvirt/libvirt-sock-ro'",
-    ],
-  },
-];
 
-const env = (name: string) => ({ HOME: "/home/u", XDG_RUNTIME_DIR: "/run/user/1000" })[name];
+import assert from "node:assert/strict";
+import { DialError } from "../../src/transport/channel.ts";
+import { dialSsh } from "../../src/transport/ssh.ts";
+import { parseUri } from "../../src/uri/uri.ts";
 
-for (const golden of LIBVIRT_9_0_GOLDENS) {
-  Deno.test(`ssh argv is libvirt 9.0's for ${golden.uri}${golden.readonly ? " (read-only)" : ""}`, () => {
-    const plan = planSsh(parseUri(golden.uri), { readonly: golden.readonly, uid: 0, env });
-    assert.deepEqual(plan.argv, golden.argv);
+Deno.test("dialSsh refuses parameters libvirt refuses, naming upstream and URI", async () => {
+  const text = "qemu+libssh://h/system?known_hosts_verify=bogus";
+  await assert.rejects(dialSsh(parseUri(text), { name: "hv1", uid: 0 }), (error: unknown) => {
+    assert.ok(error instanceof DialError);
+    assert.equal(
+      error.message,
+      `Cannot connect to upstream "hv1" (${text}): Invalid host key verification method: "bogus"`,
+    );
+    assert.ok(error.cause instanceof TypeError);
+    return true;
   });
-}
-
-Deno.test("ssh command= replaces the ssh binary", () => {
-  const plan = planSsh(parseUri("qemu+ssh://hv1/system?command=/opt/bin/myssh"), {
-    readonly: false,
-    uid: 0,
-    env,
-  });
-  assert.equal(plan.argv[0], "/opt/bin/myssh");
 });
 
-Deno.test("ssh defaults: netcat with socket=, native for a non-root session, auto otherwise", () => {
-  const plan = (text: string, uid: number) =>
-    planSsh(parseUri(text), { readonly: false, uid, env });
-  assert.equal(plan("qemu+ssh://h/system?socket=/s", 0).proxy, "netcat");
-  assert.equal(plan("qemu+ssh://h/session", 1000).proxy, "native");
-  assert.equal(plan("qemu+ssh://h/session", 0).proxy, "auto");
-  assert.equal(plan("qemu+ssh://h/system", 1000).proxy, "auto");
-  assert.equal(plan("qemu+ssh://h/system?netcat=nc", 0).proxy, "netcat");
-  assert.equal(
-    plan("qemu+ssh://h/session", 1000).socketPath,
-    "/run/user/1000/libvirt/libvirt-sock",
-  );
-  assert.equal(
-    plan("qemu+ssh://h/session", 1000).argv.at(-1),
-    "sh -c 'virt-ssh-helper 'qemu:///session''",
-  );
-});
-
-Deno.test("ssh refuses what libvirt refuses", () => {
-  const plan = (text: string) => planSsh(parseUri(text), { readonly: false, uid: 0, env });
-  assert.throws(() => plan("qemu+ssh://h/system?mode=direct"), /direct/);
-  assert.throws(
-    () => plan("qemu+ssh://h/system?proxy=native&netcat=nc"),
-    /netcat/,
-  );
-  assert.throws(() => plan("qemu+libssh://h/system?known_hosts_verify=maybe"), /verification/);
-  assert.throws(() => plan("qemu+libssh://h/system?sshauth=telepathy"), /authentication method/);
-});
-
-Deno.test("ssh known_hosts= is passed to ssh when given", () => {
-  const plan = planSsh(parseUri("qemu+ssh://h/system?known_hosts=/k/hosts"), {
-    readonly: false,
-    uid: 0,
-    env,
-  });
-  assert.deepEqual(plan.argv.slice(0, 6), [
-    "ssh",
-    "-T",
-    "-e",
-    "none",
-    "-o",
-    "UserKnownHostsFile=/k/hosts",
-  ]);
-});
-
-Deno.test("libssh and libssh2 map to the ssh command with libvirt's defaults", () => {
-  for (const transport of ["libssh", "libssh2"]) {
-    const plan = planSsh(parseUri(`qemu+${transport}://hv1/system?keyfile=/k/id`), {
-      readonly: false,
-      uid: 0,
-      env,
-    });
-    assert.deepEqual(plan.argv.slice(0, -1), [
-      "ssh",
-      "-p",
-      "22",
-      "-l",
-      "root",
-      "-i",
-      "/k/id",
-      "-T",
-      "-e",
-      "none",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "UserKnownHostsFile=/home/u/.config/libvirt/known_hosts",
-      "--",
-      "hv1",
-    ]);
-    assert.equal(plan.argv.at(-1), LIBVIRT_9_0_GOLDENS[0].argv.at(-1));
-  }
-});
-
-Deno.test("libssh known_hosts_verify and sshauth become ssh options", () => {
-  const plan = (query: string) =>
-    planSsh(parseUri(`qemu+libssh2://u@hv1:2200/system?${query}`), {
-      readonly: false,
-      uid: 0,
-      env,
-    }).argv;
-  const options = (argv: string[]) => argv.filter((_, i) => argv[i - 1] === "-o");
-  assert.deepEqual(options(plan("known_hosts_verify=auto&known_hosts=/kh")), [
-    "BatchMode=yes",
-    "StrictHostKeyChecking=accept-new",
-    "UserKnownHostsFile=/kh",
-  ]);
-  assert.deepEqual(options(plan("known_hosts_verify=ignore")), [
-    "BatchMode=yes",
-    "StrictHostKeyChecking=no",
-    "UserKnownHostsFile=/dev/null",
-  ]);
-  assert.ok(
-    options(plan("sshauth=agent,privkey,password")).includes(
-      "PreferredAuthentications=publickey,password",
+Deno.test("dialSsh says which ssh command it could not run", async () => {
+  const text = "qemu+ssh://h/system?command=/nonexistent/virtmux-ssh";
+  await assert.rejects(dialSsh(parseUri(text), { name: "hv1", uid: 0 }), {
+    name: "DialError",
+    message: new RegExp(
+      `^Cannot connect to upstream "hv1" \\(.*\\): cannot run "/nonexistent/virtmux-ssh": `,
     ),
-  );
-  assert.deepEqual(plan("").slice(0, 5), ["ssh", "-p", "2200", "-l", "u"]);
+  });
+});
+
+Deno.test("dialSsh runs command= in place of ssh, with libvirt's argv", async () => {
+  // A script stands in for ssh and prints the arguments it was given, one per line.
+  const dir = await Deno.makeTempDir({ prefix: "virtmux-ssh-" });
+  const script = `${dir}/fake-ssh`;
+  await Deno.writeTextFile(script, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+  await Deno.chmod(script, 0o755);
+  try {
+    const channel = await dialSsh(parseUri(`qemu+ssh://user@h:2222/system?command=${script}`), {
+      name: "hv1",
+      uid: 0,
+    });
+    const chunks: Uint8Array[] = [];
+    const buffer = new Uint8Array(4096);
+    for (let n = await channel.read(buffer); n !== null; n = await channel.read(buffer)) {
+      chunks.push(buffer.slice(0, n));
+    }
+    channel.close();
+    const argv = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])))
+      .trimEnd().split("\n");
+    assert.deepEqual(argv.slice(0, 9), ["-p", "2222", "-l", "user", "-T", "-e", "none", "--", "h"]);
+    assert.match(argv[9], /^sh -c 'which virt-ssh-helper/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

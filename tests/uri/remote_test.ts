@@ -1,26 +1,12 @@
 /**
  * Tests of src/uri/remote.ts beyond the libvirt-9.0 oracle rows in uri_test.ts (each row there was
- * one observation of libvirt's client: open name, socket and ssh command together).
+ * one observation of libvirt's client: open name, socket and ssh command together). The ssh
+ * command line is tested in tests/transport/ssh_command_test.ts.
  */
 
 import assert from "node:assert/strict";
-import {
-  defaultPort,
-  escapeShell,
-  sshHelperUri,
-  sshProxy,
-  unixSocketPath,
-} from "../../src/uri/remote.ts";
+import { defaultPort, unixSocketPath } from "../../src/uri/remote.ts";
 import { parseUri } from "../../src/uri/uri.ts";
-
-Deno.test("the ssh helper URI is the open name, and the proxy follows libvirt's defaults", () => {
-  assert.equal(sshHelperUri(parseUri("qemu+ssh://h/system?mode=legacy&x=1")), "qemu:///system?x=1");
-  assert.equal(sshProxy(parseUri("qemu+ssh://h/system"), { uid: 0 }), "auto");
-  assert.equal(sshProxy(parseUri("qemu+ssh://h/system?socket=/s"), { uid: 0 }), "netcat");
-  assert.equal(sshProxy(parseUri("qemu+ssh://h/system?netcat=nc"), { uid: 0 }), "netcat");
-  assert.equal(sshProxy(parseUri("qemu+ssh://h/session"), { uid: 1000 }), "native");
-  assert.equal(sshProxy(parseUri("qemu+ssh://h/session"), { uid: 0 }), "auto");
-});
 
 Deno.test("mode auto on a unix URI picks the per-driver socket when it exists", () => {
   const uri = parseUri("qemu:///system");
@@ -51,11 +37,4 @@ Deno.test("ports and sockets are refused for transports that have none", () => {
     () => unixSocketPath(parseUri("qemu+tcp://h/system"), { readonly: false }),
     TypeError,
   );
-});
-
-Deno.test("escapeShell quotes like virBufferEscapeShell", () => {
-  assert.equal(escapeShell(""), "''");
-  assert.equal(escapeShell("/usr/bin/nc"), "/usr/bin/nc");
-  assert.equal(escapeShell("it's"), `'it'\\''s'`);
-  assert.equal(escapeShell("a b"), "'a b'");
 });

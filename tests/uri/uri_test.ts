@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { defaultPort, escapeShell, sshArgv, unixSocketPath } from "../../src/uri/remote.ts";
+import { escapeShell, sshArgv } from "../../src/transport/ssh_command.ts";
+import { defaultPort, unixSocketPath } from "../../src/uri/remote.ts";
 import { parseUri, UriError } from "../../src/uri/uri.ts";
 
 /**

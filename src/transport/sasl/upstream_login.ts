@@ -32,7 +32,7 @@ import {
 } from "../../wire/header.ts";
 import { encodeMessage, PONG_FRAME } from "../../wire/message.ts";
 import { type Channel, withDiagnostics, writeAll } from "../channel.ts";
-import { withDeadline } from "../dial.ts";
+import { withDeadline } from "../_dial_common.ts";
 import { SaslChannel } from "../sasl_channel.ts";
 import { authenticateSasl, type CredentialSource, SaslError } from "./authenticate.ts";
 

@@ -54,7 +54,7 @@ export interface Pki {
   ca: CertFiles;
   /** The daemon side: a directory with `cacert.pem`, `servercert.pem`, `serverkey.pem`. */
   serverDir: string;
-  /** Server certificate: CN=localhost, SAN DNS:localhost, IP:127.0.0.1. */
+  /** Server certificate: CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1. */
   server: CertFiles;
   /** Client `pkipath`: a directory with `cacert.pem`, `clientcert.pem`, `clientkey.pem`. */
   clientPkiPath: string;
@@ -110,7 +110,7 @@ export async function makePki(dir: string, options: PkiOptions = {}): Promise<Pk
     key: await keyOf("server/serverkey.pem"),
     cert: join(serverDir, "servercert.pem"),
     subject: "/O=virtmux/CN=localhost",
-    extensions: [...SERVER_EXT, "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    extensions: [...SERVER_EXT, "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"],
     days,
   });
   await Deno.copyFile(ca.cert, join(serverDir, "cacert.pem"));
@@ -174,6 +174,63 @@ export async function makePki(dir: string, options: PkiOptions = {}): Promise<Pk
     pki.expiredClient = { clientPkiPath: expiredPki, client: expired };
   }
   return pki;
+}
+
+/**
+ * Makes one more client certificate signed by the main CA of `pki`, with its own `pkipath`
+ * directory (cacert.pem, clientcert.pem, clientkey.pem) under the PKI's directory.
+ *
+ * @param pki a PKI from {@linkcode makePki}
+ * @param name the directory name, unique within the PKI
+ * @param subject the subject in openssl's `-subj` form, e.g. `/O=virtmux/CN=alice`
+ */
+export async function makeClientPki(
+  pki: Pki,
+  name: string,
+  subject: string,
+): Promise<{ clientPkiPath: string; client: CertFiles }> {
+  const dir = join(pki.dir, name);
+  await Deno.mkdir(dir);
+  const client = await signCert(pki.ca, {
+    key: await makeKey(join(dir, "clientkey.pem"), {}),
+    cert: join(dir, "clientcert.pem"),
+    subject,
+    extensions: CLIENT_EXT,
+    days: 30,
+  });
+  await Deno.copyFile(pki.ca.cert, join(dir, "cacert.pem"));
+  return { clientPkiPath: dir, client };
+}
+
+/**
+ * Writes a certificate revocation list, signed by the main CA of `pki`, that revokes `revoked`.
+ *
+ * @param pki a PKI from {@linkcode makePki}
+ * @param revoked the certificates to revoke (none for an empty list)
+ * @param path where to write the PEM CRL
+ */
+export async function makeCrl(pki: Pki, revoked: CertFiles[], path: string): Promise<string> {
+  const db = await Deno.makeTempDir({ dir: pki.dir, prefix: "crl-db" });
+  await Deno.writeTextFile(join(db, "index.txt"), "");
+  await Deno.writeTextFile(join(db, "crlnumber"), "01\n");
+  const conf = join(db, "ca.cnf");
+  await Deno.writeTextFile(
+    conf,
+    [
+      "[ca]",
+      "default_ca = test_ca",
+      "[test_ca]",
+      `database = ${join(db, "index.txt")}`,
+      `crlnumber = ${join(db, "crlnumber")}`,
+      "default_md = sha256",
+      "default_crl_days = 30",
+      "",
+    ].join("\n"),
+  );
+  const ca = ["-config", conf, "-cert", pki.ca.cert, "-keyfile", pki.ca.key];
+  for (const cert of revoked) await openssl(["ca", ...ca, "-revoke", cert.cert]);
+  await openssl(["ca", ...ca, "-gencrl", "-out", path]);
+  return path;
 }
 
 async function openssl(args: string[]): Promise<string> {

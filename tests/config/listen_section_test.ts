@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { LISTEN_DEFAULTS, readListeners } from "../../src/config/listen_section.ts";
+import { readUpstreams } from "../../src/config/upstream_section.ts";
+import { document, problems } from "../_helpers/config_section.ts";
+import { tableArray } from "../../src/config/_fields.ts";
+
+function read(text: string) {
+  const { checker, top } = document(text);
+  const upstreams = readUpstreams(checker, tableArray(checker, top, "upstream"));
+  const listeners = readListeners(checker, tableArray(checker, top, "listen"), upstreams);
+  return { listeners, problems: problems(checker) };
+}
+
+const HV1 = '[[upstream]]\nname = "hv1"\nuri = "test:///default"\n';
+const SHARED = '[[upstream]]\nname = "s1"\nuri = "test:///default"\nshare = true\n' +
+  '[[upstream]]\nname = "s2"\nuri = "test:///default"\nshare = true\n';
+
+Deno.test("[[listen]] takes the only upstream there is, and the defaults", () => {
+  const { listeners, problems } = read(`${HV1}[[listen]]\nsocket = "/run/a.sock"\n`);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(listeners, [{ ...LISTEN_DEFAULTS, socket: "/run/a.sock", upstream: "hv1" }]);
+});
+
+Deno.test("[[listen]] with several upstreams must name one it knows", () => {
+  const { problems } = read(
+    SHARED +
+      '[[listen]]\nsocket = "/run/a.sock"\n[[listen]]\nsocket = "/run/b.sock"\nupstream = "s3"\n',
+  );
+  assert.deepEqual(problems, [
+    `9:1: missing required key "upstream" in [[listen]]: there are 2 upstreams ("s1", "s2")`,
+    `13:1: unknown upstream "s3"; did you mean "s1"?`,
+  ]);
+});
+
+Deno.test("[[listen]] sockets must be absolute, short enough and unique", () => {
+  const long = "/" + "x".repeat(107);
+  const { problems } = read(
+    HV1 +
+      `[[listen]]\nsocket = "run/a.sock"\n[[listen]]\nsocket = "${long}"\n` +
+      '[[listen]]\nsocket = "/run/b.sock"\n[[listen]]\nsocket = "/run/b.sock"\n',
+  );
+  assert.deepEqual(problems, [
+    `5:1: "socket" must be an absolute path, got "run/a.sock"`,
+    `7:1: "socket" path is 108 bytes long; unix socket paths hold at most 107 bytes`,
+    `11:1: duplicate socket "/run/b.sock" (first used at line 9)`,
+  ]);
+});
+
+Deno.test("[[listen]] mode, programs and procedures are checked item by item", () => {
+  const { listeners, problems } = read(
+    HV1 +
+      '[[listen]]\nsocket = "/run/a.sock"\nmode = 660\nprograms = ["remote", "kvm"]\n' +
+      'deny_procedures = ["DOMAIN_DESTROY", "NO_SUCH_PROC"]\nallow_uids = [0, "root"]\n',
+  );
+  assert.deepEqual(listeners[0].allowUids, [0, 0]);
+  assert.deepEqual(listeners[0].mode, LISTEN_DEFAULTS.mode);
+  assert.deepEqual(problems, [
+    `6:1: "mode" must be a string of octal digits such as "0660", got integer 660 ` +
+    `(quote it: a TOML number is not read as octal)`,
+    `7:23: unknown program "kvm" in "programs": use "remote", "qemu", "lxc", "admin"`,
+    `8:38: unknown procedure "NO_SUCH_PROC" in "deny_procedures": use libvirt's names, e.g. ` +
+    `"DOMAIN_DESTROY", "REMOTE_PROC_DOMAIN_DESTROY" or "virDomainDestroy"`,
+  ]);
+});
+
+Deno.test("[[listen]] route_by_name needs allowed upstreams, all of them shared", () => {
+  const ok = read(
+    SHARED +
+      '[[listen]]\nsocket = "/run/a.sock"\nupstream = "s1"\nroute_by_name = true\n' +
+      'allow_upstreams = ["s2"]\n',
+  );
+  assert.deepEqual(ok.problems, []);
+  assert.deepEqual(ok.listeners[0].allowUpstreams, ["s2"]);
+  const bad = read(
+    HV1 + '[[listen]]\nsocket = "/run/a.sock"\nroute_by_name = true\n',
+  );
+  assert.deepEqual(bad.problems, [
+    `6:1: "route_by_name" needs "allow_upstreams": the upstreams a client may pick by name`,
+    `6:1: "route_by_name" needs share = true on upstream "hv1": only a shared pool answers the ` +
+    `handshake itself and so learns the name before connecting`,
+  ]);
+});
