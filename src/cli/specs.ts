@@ -25,6 +25,7 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
     keepaliveIntervalMs: upstream.keepaliveIntervalMs,
     keepaliveCount: upstream.keepaliveCount,
     restartWaitMs: upstream.surviveRestart ? upstream.restartWaitMs : undefined,
+    sasl: upstream.sasl,
   };
 }
 

@@ -6,9 +6,10 @@
  */
 
 import { DEFAULT_CONFIG_PATH } from "../config/config_path.ts";
-import { type Config, DEFAULTS } from "../config/schema.ts";
+import { type Config, DEFAULTS, defaultSaslMode, type SaslMode } from "../config/schema.ts";
 import { stdioIdentity } from "../audit/identity.ts";
 import { rootLogger } from "../log/logger.ts";
+import { loginOrClose } from "../proxy/dedicated/login.ts";
 import { DedicatedSession } from "../proxy/dedicated/session.ts";
 import { dial } from "../transport/dial.ts";
 import { stdioChannel } from "../transport/stdio.ts";
@@ -29,9 +30,11 @@ export async function stdio(options: StdioOptions): Promise<number> {
   rootLogger.configure(config?.log.level ?? "warning", config?.log.format ?? "text");
   let name: string;
   let uri: LibvirtUri;
+  let sasl: SaslMode;
   if (options.uri !== undefined) {
     name = "stdio";
     uri = parseUri(options.uri);
+    sasl = defaultSaslMode(false, uri);
   } else {
     if (config === undefined) {
       throw new Error(
@@ -52,6 +55,7 @@ export async function stdio(options: StdioOptions): Promise<number> {
     }
     name = upstream.name;
     uri = upstream.uri;
+    sasl = upstream.sasl;
   }
   const log = rootLogger.child({ client: "stdio", upstream: name });
   // Each stdio process appends to the shared log under its lock (src/audit/log/).
@@ -63,13 +67,13 @@ export async function stdio(options: StdioOptions): Promise<number> {
     uri: uri.text,
     shared: false,
   });
+  const timeoutMs = config?.limits.connectTimeoutMs ?? DEFAULTS.limits.connectTimeoutMs;
+  const dialed = dial(uri, { name, timeoutMs, logger: log });
   const session = new DedicatedSession(
     stdioChannel(),
-    dial(uri, {
-      name,
-      timeoutMs: config?.limits.connectTimeoutMs ?? DEFAULTS.limits.connectTimeoutMs,
-      logger: log,
-    }),
+    sasl === "proxy"
+      ? dialed.then((channel) => loginOrClose(channel, { name, uri, timeoutMs, logger: log }))
+      : dialed,
     {
       logger: log,
       upstreamLabel: `"${name}" (${uri.text})`,

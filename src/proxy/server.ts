@@ -22,6 +22,7 @@ import {
 import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import type { ServerCounters } from "./counters.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
+import { loginOrClose } from "./dedicated/login.ts";
 import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { ClientIdentity, SessionObservers } from "./observer.ts";
@@ -448,12 +449,21 @@ export class Server {
     return dialed;
   }
 
-  #dialOnce(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
-    if (this.#options.dialUpstream) return this.#options.dialUpstream(upstream, readonly);
-    return dial(upstream.uri, {
+  async #dialOnce(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
+    const channel = this.#options.dialUpstream
+      ? await this.#options.dialUpstream(upstream, readonly)
+      : await dial(upstream.uri, {
+        name: upstream.name,
+        timeoutMs: upstream.connectTimeoutMs,
+        readonly,
+        logger: this.#log.child({ upstream: upstream.name }),
+      });
+    // A shared pool's connections log in during their own handshake.
+    if (upstream.share || upstream.sasl !== "proxy") return channel;
+    return await loginOrClose(channel, {
       name: upstream.name,
+      uri: upstream.uri,
       timeoutMs: upstream.connectTimeoutMs,
-      readonly,
       logger: this.#log.child({ upstream: upstream.name }),
     });
   }

@@ -34,6 +34,12 @@ export interface UpstreamSpec {
   keepaliveCount: number;
   /** Shared pool: survive daemon restarts, calls waiting this long (ms); undefined: off. */
   restartWaitMs?: number;
+  /**
+   * Dedicated: `"proxy"` logs in to the daemon itself (SASL with credentials from auth.conf)
+   * before relaying, so clients need no SASL; `"passthrough"` (or absent) lets each client log in
+   * end to end. Shared pools always log in themselves.
+   */
+  sasl?: "proxy" | "passthrough";
 }
 
 /** A network front as the server needs it (see src/transport/tls_listener.ts). */

@@ -6,6 +6,7 @@
  */
 
 import { errorMessage } from "../log/error_message.ts";
+import { SaslError } from "../transport/sasl/authenticate.ts";
 import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 
 /** An error the daemon returned, kept whole so clients see the daemon's own code and text. */
@@ -23,9 +24,16 @@ export class UpstreamError extends Error {
     this.domain = domain;
   }
 
-  /** `error` as an UpstreamError: itself when it is one, else its message with VIR_ERR_RPC. */
+  /**
+   * `error` as an UpstreamError: itself when it is one, a failed SASL login with its own code
+   * (VIR_ERR_AUTH_FAILED), else its message with VIR_ERR_RPC.
+   */
   static from(error: unknown): UpstreamError {
-    return error instanceof UpstreamError ? error : new UpstreamError(errorMessage(error));
+    if (error instanceof UpstreamError) return error;
+    if (error instanceof SaslError) {
+      return new UpstreamError(error.message, error.code, error.domain);
+    }
+    return new UpstreamError(errorMessage(error));
   }
 }
 

@@ -53,6 +53,7 @@ Deno.test("an upstream's spec takes its pool settings, and the connect timeout f
     keepaliveIntervalMs: 2000,
     keepaliveCount: 3,
     restartWaitMs: undefined, // survive_restart is off
+    sasl: "proxy", // shared pools log in themselves
   });
   const defaults = upstreamSpec(config, hv2);
   assert.deepEqual(

@@ -71,10 +71,13 @@ export class CallInspector {
       const denied = this.#options.policy?.refusal(program, procedure);
       if (denied !== undefined) return { message: denied, code: ErrorCode.OPERATION_DENIED };
       // ADMIN's CONNECT_OPEN has the same number: either one counts for open_timeout (procedure 1
-      // of QEMU or LXC is something else).
+      // of QEMU or LXC is something else). So does the start of a login: a person may be typing
+      // a SASL password, or polkit asking.
       if (
-        procedure === RemoteProc.CONNECT_OPEN &&
-        (program === Program.REMOTE || program === Program.ADMIN)
+        (procedure === RemoteProc.CONNECT_OPEN &&
+          (program === Program.REMOTE || program === Program.ADMIN)) ||
+        (program === Program.REMOTE &&
+          (procedure === RemoteProc.AUTH_SASL_INIT || procedure === RemoteProc.AUTH_POLKIT))
       ) {
         this.#options.clock.opened = true;
       }

@@ -22,7 +22,7 @@ import {
   SessionLifecycle,
   type SessionOptions,
 } from "../session.ts";
-import { describeError } from "../upstream_error.ts";
+import { describeError, UpstreamError } from "../upstream_error.ts";
 import type { SessionObserver } from "../observer.ts";
 import { CallInspector } from "./call_inspector.ts";
 
@@ -120,7 +120,9 @@ export class DedicatedSession implements ClientSession {
     } catch (error) {
       const message = errorMessage(error);
       this.#log.warning("Upstream connection failed", { error: message });
-      await refuseClient(this.#client, message, { logger: this.#log });
+      // A daemon's refusal (a failed SASL login: authentication failed) keeps its own code.
+      const code = UpstreamError.from(error).code;
+      await refuseClient(this.#client, message, { logger: this.#log, code });
       if (this.#life.end("upstream unreachable")) this.#observer?.closed("upstream unreachable");
       return;
     }

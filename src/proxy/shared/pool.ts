@@ -303,6 +303,7 @@ export class Pool implements UpstreamHandler {
       logger: this.#log,
       timeoutMs: this.#options.connectTimeoutMs,
       identify: this.#options.restartWaitMs !== undefined,
+      sasl: this.#options.sasl,
     });
   }
 

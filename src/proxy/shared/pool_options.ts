@@ -6,6 +6,7 @@
 
 import type { Logger } from "../../log/logger.ts";
 import type { Channel } from "../../transport/channel.ts";
+import type { LibvirtUri } from "../../uri/uri.ts";
 import type { PoolCounters } from "../counters.ts";
 
 /** Options for a shared pool (src/proxy/shared/pool.ts). */
@@ -32,6 +33,8 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   /** Opens a channel to the daemon. */
   dial: () => Promise<Channel>;
+  /** The upstream, for a SASL login when its daemon asks for one (see upstream_connection.ts). */
+  sasl?: { name: string; uri: LibvirtUri };
   /** Logger with the upstream's context. */
   logger: Logger;
   /**

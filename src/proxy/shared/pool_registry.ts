@@ -82,6 +82,7 @@ export class PoolRegistry {
       restartWaitMs: upstream.restartWaitMs,
       counters: this.#options.counters?.pool(upstream.name),
       dial: () => this.#options.dial(upstream, isReadOnlyOpen(key.flags)),
+      sasl: { name: upstream.name, uri: upstream.uri },
       logger: this.#options.logger.child({
         upstream: upstream.name,
         pool: key.openName ?? "(default)",

@@ -10,6 +10,10 @@
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type Channel, withDiagnostics } from "../../transport/channel.ts";
+import { authenticateSasl } from "../../transport/sasl/authenticate.ts";
+import { channelIsSecure } from "../../transport/sasl/upstream_login.ts";
+import { SaslChannel } from "../../transport/sasl_channel.ts";
+import type { LibvirtUri } from "../../uri/uri.ts";
 import {
   ALL_PROGRAMS,
   AuthType,
@@ -59,6 +63,12 @@ export interface UpstreamConnectionOptions {
   timeoutMs: number;
   /** Also ask the daemon its hostname (CONNECT_GET_HOSTNAME), to tell a restart from a move. */
   identify?: boolean;
+  /**
+   * The upstream whose daemon this is, for a SASL login when the daemon asks for one
+   * (credentials from auth.conf as libvirt's client finds it for `uri`); without it such a
+   * daemon is refused.
+   */
+  sasl?: { name: string; uri: LibvirtUri };
 }
 
 /** Where an upstream connection sends what it reads and how it reports its end. */
@@ -80,8 +90,9 @@ export class UpstreamConnection {
   readonly id: number = nextConnectionId++;
   /** The daemon's hostname, when the handshake asked for it (`identify`). */
   hostname: string | undefined;
-  readonly #channel: Channel;
-  readonly #writer: FrameWriter;
+  /** Replaced by a SaslChannel over it when a SASL login negotiates a security layer. */
+  #channel: Channel;
+  #writer: FrameWriter;
   readonly #reader: FrameReader;
   readonly #options: UpstreamConnectionOptions;
   readonly #log: Logger;
@@ -96,10 +107,7 @@ export class UpstreamConnection {
 
   private constructor(channel: Channel, options: UpstreamConnectionOptions) {
     this.#channel = channel;
-    this.#writer = new FrameWriter(channel, {
-      maxQueuedBytes: Infinity, // calls are bounded by max_inflight_per_connection
-      onError: (error) => this.close(`failed: ${errorMessage(error)}`),
-    });
+    this.#writer = this.#makeWriter(channel);
     this.#reader = new FrameReader({
       maxFrameBytes: options.maxFrameBytes,
       programs: ALL_PROGRAMS,
@@ -267,10 +275,15 @@ export class UpstreamConnection {
     if (types.length > 0 && !types.includes(AuthType.NONE)) {
       if (types.includes(AuthType.POLKIT)) {
         await this.#call(RemoteProc.AUTH_POLKIT);
+      } else if (types.includes(AuthType.SASL) && this.#options.sasl) {
+        await this.#saslLogin(this.#options.sasl);
       } else {
+        const names = types.map((type) =>
+          Object.entries(AuthType).find(([, value]) => value === type)?.[0] ?? `type ${type}`
+        );
         throw new UpstreamError(
-          `Upstream ${this.#options.label} requires SASL authentication, which a shared pool ` +
-            `cannot perform for its clients; set share = false for this upstream`,
+          `Upstream ${this.#options.label} requires ${names.join(" or ")} authentication, ` +
+            `which this pool has no credentials for`,
           ErrorCode.NO_SUPPORT,
         );
       }
@@ -292,6 +305,39 @@ export class UpstreamConnection {
       connection: this.id,
       name: this.#options.openName ?? "(default)",
       readonly: isReadOnlyOpen(this.#options.openFlags),
+    });
+  }
+
+  /**
+   * Logs in with SASL as libvirt's client would; with a security layer (DIGEST-MD5 or GSSAPI on
+   * plain tcp) every later byte goes through it, the frame reader and writer unchanged on top.
+   */
+  async #saslLogin(sasl: { name: string; uri: LibvirtUri }): Promise<void> {
+    let result;
+    try {
+      result = await authenticateSasl((procedure, body) => this.#call(procedure, body), {
+        name: sasl.name,
+        uri: sasl.uri,
+        channelIsSecure: channelIsSecure(sasl.uri),
+      });
+    } catch (error) {
+      throw UpstreamError.from(error);
+    }
+    if (result.layer) {
+      this.#channel = new SaslChannel(this.#channel, result.layer);
+      this.#writer = this.#makeWriter(this.#channel);
+    }
+    this.#log.info("Upstream SASL login", {
+      connection: this.id,
+      mechanism: result.mechanism,
+      ssf: result.ssf,
+    });
+  }
+
+  #makeWriter(channel: Channel): FrameWriter {
+    return new FrameWriter(channel, {
+      maxQueuedBytes: Infinity, // calls are bounded by max_inflight_per_connection
+      onError: (error) => this.close(`failed: ${errorMessage(error)}`),
     });
   }
 

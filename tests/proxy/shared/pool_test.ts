@@ -90,7 +90,7 @@ Deno.test("ready() fails with the daemon's own error when CONNECT_OPEN is refuse
   await t.finish();
 });
 
-Deno.test("a SASL-only daemon is refused: a shared pool cannot authenticate for clients", async () => {
+Deno.test("a SASL-only daemon is refused by a pool not given an upstream to log in as", async () => {
   const t = await setup({ daemon: { authTypes: [1] } });
   await assert.rejects(t.pool.ready(), (error) => {
     assert.ok(error instanceof UpstreamError);

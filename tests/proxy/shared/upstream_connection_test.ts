@@ -128,15 +128,15 @@ Deno.test("a daemon offering none among other types needs no authentication", as
   });
 });
 
-Deno.test("a SASL-only daemon is refused with an error that says to set share = false", async () => {
+Deno.test("a SASL-only daemon is refused when the connection has no upstream to log in as", async () => {
   await withDaemon({ authTypes: [1] }, async (daemon) => {
     await assert.rejects(
       UpstreamConnection.open(await daemon.dial(), options()),
       (error) =>
         assertUpstreamError(error, {
           code: ErrorCode.NO_SUPPORT,
-          message: `Upstream ${LABEL} requires SASL authentication, which a shared pool cannot ` +
-            "perform for its clients; set share = false for this upstream",
+          message: `Upstream ${LABEL} requires SASL authentication, which this pool has no ` +
+            "credentials for",
         }),
     );
     await daemon.connections[0].done; // the channel is closed
