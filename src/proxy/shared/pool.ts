@@ -30,7 +30,6 @@ import {
 } from "../../wire/header.ts";
 import { encodeMessage } from "../../wire/message.ts";
 import { isStreamProcedure } from "../../wire/procedure_names.ts";
-import type { PoolCounters } from "../counters.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
