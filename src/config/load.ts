@@ -199,6 +199,8 @@ const LIMITS_KEYS = [
   "open_timeout",
   "frame_timeout",
   "idle_timeout",
+  "max_buffered_bytes",
+  "min_frame_rate",
 ];
 const UPSTREAM_KEYS = [
   "name",
@@ -290,8 +292,33 @@ function checkLimits(checker: Checker, section: Section | undefined): LimitsConf
       defaults.frameTimeoutMs,
     idleTimeoutMs: seconds(checker, section, "idle_timeout", true, MAX_SECONDS) ??
       defaults.idleTimeoutMs,
+    ...checkBuffered(checker, section),
   };
 }
+
+/** `max_buffered_bytes` and `min_frame_rate` (issue 11); the budget must hold a largest frame. */
+function checkBuffered(checker: Checker, section: Section): BufferedLimits {
+  const raw = section.table["max_message_bytes"]; // checked (and reported) by checkLimits
+  const maxMessageBytes = typeof raw === "bigint" ? Number(raw) : DEFAULTS.limits.maxMessageBytes;
+  const maxBufferedBytes = integer(checker, section, "max_buffered_bytes", 0, MAX_BUFFERED_BYTES);
+  if (maxBufferedBytes !== undefined && maxBufferedBytes < maxMessageBytes) {
+    checker.report(
+      [...section.path, "max_buffered_bytes"],
+      `"max_buffered_bytes" must be at least max_message_bytes (${maxMessageBytes}), so that a ` +
+        `largest frame fits, got ${maxBufferedBytes}`,
+    );
+  }
+  return {
+    maxBufferedBytes: maxBufferedBytes ??
+      Math.max(DEFAULTS.limits.maxBufferedBytes, maxMessageBytes),
+    minFrameRate: integer(checker, section, "min_frame_rate", 0, MAX_BUFFERED_BYTES) ??
+      DEFAULTS.limits.minFrameRate,
+  };
+}
+
+type BufferedLimits = Pick<LimitsConfig, "maxBufferedBytes" | "minFrameRate">;
+/** 1 TiB: far beyond any machine virtmux runs on, and exact as a double. */
+const MAX_BUFFERED_BYTES = 2 ** 40;
 
 /** An upstream with the path of its table, for later cross-checks. */
 interface CheckedUpstream {

@@ -88,6 +88,20 @@ export interface LimitsConfig {
    * @default {0} (off)
    */
   idleTimeoutMs: number;
+  /**
+   * Frame bytes virtmux may hold beyond each client's 64 KiB allowance, over all clients
+   * (`max_buffered_bytes`); at least `maxMessageBytes`.
+   *
+   * @default {268435456}
+   */
+  maxBufferedBytes: number;
+  /**
+   * A frame that holds buffered bytes must arrive within 1 s plus its length at this rate, in
+   * bytes per second (`min_frame_rate`; 0 turns the rule off).
+   *
+   * @default {1048576}
+   */
+  minFrameRate: number;
 }
 
 /** One `[[upstream]]`: a libvirt daemon that clients reach through virtmux. */
@@ -321,6 +335,8 @@ export const DEFAULTS: {
     openTimeoutMs: 30_000,
     frameTimeoutMs: 30_000,
     idleTimeoutMs: 0,
+    maxBufferedBytes: 256 << 20,
+    minFrameRate: 1 << 20,
   },
   upstream: {
     share: false,

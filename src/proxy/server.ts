@@ -289,6 +289,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            budget: spec.budget,
             poolFor: (name, flags) => this.#pool(spec, name, flags),
           })
           : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
@@ -300,6 +301,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            budget: spec.budget,
           });
         this.#sessions.set(session, runtime);
         runtime.clients.open++;

@@ -47,6 +47,8 @@ export class CallInspector {
   upstreamGone: string | undefined;
   /** The client sent CONNECT_CLOSE: the daemon closing the connection next is expected. */
   clientClosing = false;
+  /** Serial of the client's CONNECT_OPEN while its reply is awaited, else -1. */
+  openSerial = -1;
 
   /** Inspects for one session. */
   constructor(options: CallInspectorOptions) {
@@ -71,7 +73,13 @@ export class CallInspector {
       const denied = this.#options.policy?.refusal(program, procedure);
       if (denied !== undefined) return { message: denied, code: ErrorCode.OPERATION_DENIED };
       // ADMIN's CONNECT_OPEN has the same number: either one counts for open_timeout.
-      if (procedure === RemoteProc.CONNECT_OPEN) this.#options.clock.opened = true;
+      if (procedure === RemoteProc.CONNECT_OPEN) {
+        this.#options.clock.opened = true;
+        // Its reply lifts the pre-open frame limit (QEMU's procedure 1 is no open).
+        if (program === Program.REMOTE || program === Program.ADMIN) {
+          this.openSerial = frameSerial(frame);
+        }
+      }
       if (program === Program.REMOTE) {
         if (procedure === RemoteProc.CONNECT_OPEN && this.#options.readonly) {
           // The flags word is found by decoding, not taken as the last word: libvirt ignores
