@@ -9,6 +9,8 @@
  * @module
  */
 
+import { tuneMalloc } from "./malloc_tuning.ts";
+
 /**
  * Bytes of frames a client may hold without drawing on the budget: an incoming frame up to this
  * size, and replies queued for it up to this much. libvirt's own VIR_NET_MESSAGE_INITIAL (the
@@ -42,6 +44,7 @@ export class BufferBudget {
 
   /** A budget of `maxBytes`. */
   constructor(options: BufferBudgetOptions) {
+    if (Number.isFinite(options.maxBytes)) tuneMalloc();
     this.#maxBytes = options.maxBytes;
     this.#minFrameRate = options.minFrameRate;
   }
@@ -61,6 +64,7 @@ export class BufferBudget {
    * granted. A rate change applies to frames granted from now on.
    */
   configure(options: BufferBudgetOptions): void {
+    if (Number.isFinite(options.maxBytes)) tuneMalloc(); // freed frames must leave the RSS
     this.#maxBytes = options.maxBytes;
     this.#minFrameRate = options.minFrameRate;
     this.#grantWaiting();

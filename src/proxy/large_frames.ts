@@ -146,6 +146,16 @@ export class LargeFrames {
       `${this.#budget?.minFrameRate} bytes/s`;
   }
 
+  /**
+   * The session's reads are over and no view of its frames is in use: let go of everything and
+   * free the reader's buffer at once (a client closed in the middle of a large frame leaves up to
+   * its whole length behind).
+   */
+  dispose(): void {
+    this.close();
+    this.#reader.free();
+  }
+
   /** The session closed: leave the line, give back what is held, wake a waiting reader. */
   close(): void {
     const waiting = this.#waiting;

@@ -141,7 +141,9 @@ export class FrameReader {
 
   /**
    * Lets go of a buffer larger than `keepBytes` (and of the spare), keeping the bytes still held.
-   * Call it once no view of the frames handed out is in use any more.
+   * Call it only once no view of the frames handed out is in use any more: the old buffer's
+   * memory is freed at once (detached), not whenever the garbage collector gets to it, so that
+   * a proxy passing many large frames does not carry tens of MiB of them as garbage.
    */
   shrink(keepBytes: number = this.#burstBytes): void {
     this.#spare = undefined;
@@ -153,6 +155,9 @@ export class FrameReader {
     this.#start = 0;
     this.#end = held;
     this.#lastRead = 0;
+    if (old.byteOffset === 0 && old.length === old.buffer.byteLength) {
+      (old.buffer as ArrayBuffer).transfer(0); // frees the backing store now
+    }
   }
 
   /**
@@ -223,6 +228,20 @@ export class FrameReader {
     }
     this.#start = 0;
     this.#end = held;
+  }
+
+  /**
+   * Drops every byte held and frees the buffer at once (detached): for a reader whose peer is
+   * gone, once no view of its frames is in use. The reader must not be used afterwards.
+   */
+  free(): void {
+    const old = this.#buf;
+    this.#buf = new Uint8Array(0);
+    this.#spare = undefined;
+    this.#start = this.#end = this.#checkedLength = 0;
+    if (old.byteOffset === 0 && old.length === old.buffer.byteLength) {
+      (old.buffer as ArrayBuffer).transfer(0);
+    }
   }
 
   /** Records that `n` bytes were read into the view {@linkcode space} returned. */

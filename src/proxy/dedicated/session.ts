@@ -274,6 +274,9 @@ export class DedicatedSession implements ClientSession {
       }
     } catch (error) {
       this.#failed("client", error);
+    } finally {
+      await writing;
+      large.dispose(); // the client is gone: free its buffer now, not at the next GC
     }
   }
 

@@ -225,6 +225,7 @@ export class SharedSession implements ClientSession, PoolClient {
         this.close(`client failed: ${message}`);
       }
     }
+    large.dispose(); // the client is gone: free its buffer now, not at the next GC
     await this.#life.finished();
   }
 
