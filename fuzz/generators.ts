@@ -16,6 +16,7 @@ import {
   RemoteProc,
 } from "../src/wire/constants.ts";
 import { writeHeader } from "../src/wire/header.ts";
+import { MEMORY_GENERATORS, MEMORY_KINDS } from "./memory_attacks.ts";
 
 /** sfc32, seeded through splitmix32: fast, small state, good enough for fuzzing. */
 export class Rng {
@@ -147,6 +148,7 @@ export const KINDS = [
   "slow_writer",
   "never_read",
   "odd_open",
+  ...MEMORY_KINDS,
 ] as const;
 
 /** A generator's name. */
@@ -383,7 +385,7 @@ export function generateCase(seed: number, index: number, options: GenerateOptio
   return {
     index,
     kind,
-    target,
+    target: made.target ?? target,
     description: made.description,
     connections: made.connections,
     parallel: made.parallel ?? 1,
@@ -394,9 +396,11 @@ interface Made {
   description: string;
   connections: ConnectionPlan[];
   parallel?: number;
+  target?: Target;
 }
 
 const GENERATORS: Record<Kind, (rng: Rng, maxMessageBytes: number) => Made> = {
+  ...MEMORY_GENERATORS,
   random_bytes(rng) {
     const size = rng.chance(0.3) ? rng.range(1, 32) : rng.range(1, 4096);
     const opened = rng.chance(0.5);
