@@ -125,6 +125,7 @@ export async function measureMemoryAttack(
   const metrics = {
     attackers: metric("attackers", "attacking clients", "lower"),
     relayIdle: metric("relayIdleMiB", "relay RSS idle (MiB)", "lower"),
+    relayConnected: metric("relayConnectedMiB", "relay RSS, attackers connected (MiB)", "lower"),
     relayPeak: metric("relayPeakMiB", "relay RSS peak (MiB)", "lower"),
     daemonIdle: metric("daemonIdleMiB", "libvirtd RSS idle (MiB)", "lower"),
     daemonPeak: metric("daemonPeakMiB", "libvirtd RSS peak (MiB)", "lower"),
@@ -153,6 +154,7 @@ export async function measureMemoryAttack(
     const { conns, failed } = await openMany(path.socket, attackers);
     if (failed > 0) notes.push(`${path.id}: ${failed} of ${attackers} attackers could not open`);
     put(metrics.attackers, conns.length);
+    put(metrics.relayConnected, relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB);
     const stop = new AbortController();
     const pushes = conns.map((conn) =>
       pushBigFrame(conn, {

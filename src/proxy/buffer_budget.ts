@@ -86,7 +86,7 @@ export class BufferBudget {
    * with the same promise.
    */
   take(bytes: number): Promise<void> | undefined {
-    if (this.#line.length === 0 && this.#used + bytes <= this.#maxBytes) {
+    if (this.#line.length === 0 && this.#fits(bytes)) {
       this.#used += bytes;
       return undefined;
     }
@@ -130,10 +130,15 @@ export class BufferBudget {
     this.#grantWaiting();
   }
 
+  /** Whether `bytes` fit now; a frame larger than the whole budget may go alone. */
+  #fits(bytes: number): boolean {
+    return this.#used + bytes <= this.#maxBytes || this.#used === 0;
+  }
+
   #grantWaiting(): void {
     while (this.#line.length > 0) {
       const head = this.#line[0];
-      if (this.#used + head.bytes > this.#maxBytes) return;
+      if (!this.#fits(head.bytes)) return;
       this.#line.shift();
       this.#used += head.bytes;
       head.grant();
