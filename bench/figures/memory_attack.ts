@@ -18,6 +18,7 @@ import {
 import { startLibvirtd } from "../../tests/integration/helpers/libvirtd.ts";
 import { runPython } from "../../tests/integration/helpers/python.ts";
 import { MAX_FRAME_BYTES } from "../../src/wire/constants.ts";
+import { processCpuMicros } from "../procstat.ts";
 import type { Figure, Metric } from "../report.ts";
 import { type Rig, startRig } from "../rig.ts";
 import { progress } from "./_interleave.ts";
@@ -110,6 +111,10 @@ async function openMany(socket: string, count: number, at = 50) {
   return { conns, failed };
 }
 
+function cpuOf(pid: number | undefined): number {
+  return pid === undefined ? 0 : processCpuMicros(pid);
+}
+
 /** Measures the attack through each path of a real-libvirtd rig. */
 export async function measureMemoryAttack(
   rig: Rig,
@@ -135,6 +140,9 @@ export async function measureMemoryAttack(
     attackP99: metric("attackP99Us", "good p99 (µs), attack", "lower"),
     failures: metric("failures", "good failures, attack", "lower"),
     framesSent: metric("framesSent", "frames pushed whole", "higher"),
+    relayCpu: metric("relayCpuPercent", "relay CPU during attack (%)", "lower"),
+    daemonCpu: metric("daemonCpuPercent", "libvirtd CPU during attack (%)", "lower"),
+    benchCpu: metric("attackerCpuPercent", "attacker process CPU (%)", "lower"),
   };
   const notes: string[] = [];
   const body = new Uint8Array(options.frameBytes);
@@ -164,7 +172,15 @@ export async function measureMemoryAttack(
         signal: stop.signal,
       })
     );
+    const cpuBefore = [relayPid, daemonPid(), Deno.pid].map((pid) => cpuOf(pid));
+    const began = performance.now();
     const attacked = await goodClients(path.socket, options);
+    const wallMicros = (performance.now() - began) * 1000;
+    const cpuAfter = [relayPid, daemonPid(), Deno.pid].map((pid) => cpuOf(pid));
+    const percent = (i: number) => (cpuAfter[i] - cpuBefore[i]) / wallMicros * 100;
+    put(metrics.relayCpu, percent(0));
+    put(metrics.daemonCpu, percent(1));
+    put(metrics.benchCpu, percent(2));
     stop.abort();
     for (const conn of conns) conn.close();
     const ends = await Promise.all(pushes);
