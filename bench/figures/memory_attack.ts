@@ -136,6 +136,7 @@ export async function measureMemoryAttack(
     daemonPeak: metric("daemonPeakMiB", "libvirtd RSS peak (MiB)", "lower"),
     rate: metric("callsPerSec", "good calls/s, no attack", "higher"),
     p99: metric("p99Us", "good p99 (µs), no attack", "lower"),
+    idleRate: metric("idleCallsPerSec", "good calls/s, attackers connected, idle", "higher"),
     attackRate: metric("attackCallsPerSec", "good calls/s, attack", "higher"),
     attackP99: metric("attackP99Us", "good p99 (µs), attack", "lower"),
     failures: metric("failures", "good failures, attack", "lower"),
@@ -163,6 +164,8 @@ export async function measureMemoryAttack(
     if (failed > 0) notes.push(`${path.id}: ${failed} of ${attackers} attackers could not open`);
     put(metrics.attackers, conns.length);
     put(metrics.relayConnected, relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB);
+    // The same clients connected but not pushing: what their mere number costs the daemon.
+    put(metrics.idleRate, (await goodClients(path.socket, options)).callsPerSec);
     const stop = new AbortController();
     const pushes = conns.map((conn) =>
       pushBigFrame(conn, {

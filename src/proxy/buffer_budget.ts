@@ -41,6 +41,8 @@ export class BufferBudget {
   #minFrameRate: number;
   #used = 0;
   #line: Waiter[] = [];
+  #turns: (() => void)[] = [];
+  #turnTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** A budget of `maxBytes`. */
   constructor(options: BufferBudgetOptions) {
@@ -129,6 +131,23 @@ export class BufferBudget {
     this.#used -= bytes;
     this.#grantWaiting();
   }
+
+  /**
+   * A large frame's turn to read again: one reader per turn of the event loop, in arrival order,
+   * so that large frames, however many, take a bounded share of the loop and small calls keep
+   * their pace.
+   */
+  turn(): Promise<void> {
+    const turn = new Promise<void>((resolve) => this.#turns.push(resolve));
+    if (this.#turnTimer === undefined) this.#turnTimer = setTimeout(this.#nextTurn, 0);
+    return turn;
+  }
+
+  #nextTurn = (): void => {
+    this.#turnTimer = undefined;
+    this.#turns.shift()?.();
+    if (this.#turns.length > 0) this.#turnTimer = setTimeout(this.#nextTurn, 0);
+  };
 
   /** Whether `bytes` fit now; a frame larger than the whole budget may go alone. */
   #fits(bytes: number): boolean {

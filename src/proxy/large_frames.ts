@@ -79,6 +79,12 @@ export class LargeFrames {
     return granted.then(() => clock.read());
   }
 
+  /** While a large frame arrives, a promise for its next turn to read (see BufferBudget.turn). */
+  pace(): Promise<void> | undefined {
+    if (!this.active || this.#budget === undefined || this.arrived) return undefined;
+    return this.#budget.turn();
+  }
+
   /**
    * Takes budget for the reader's incomplete frame before more of it is read. Undefined when
    * granted at once; else a promise that resolves when granted or when {@linkcode close} is

@@ -45,3 +45,15 @@ Deno.test("configure applies a new size and grants waiters that now fit", async 
   assert.equal(budget.minFrameRate, 5);
   assert.equal(budget.used, 20);
 });
+
+Deno.test("turn lets one large-frame reader go per turn of the event loop, in order", async () => {
+  const budget = new BufferBudget({ maxBytes: 100, minFrameRate: 0 });
+  const order: number[] = [];
+  const turns = [1, 2, 3].map((n) => budget.turn().then(() => order.push(n)));
+  await Promise.resolve();
+  assert.deepEqual(order, []);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(order, [1]);
+  await Promise.all(turns);
+  assert.deepEqual(order, [1, 2, 3]);
+});

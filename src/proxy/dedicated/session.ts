@@ -193,7 +193,7 @@ export class DedicatedSession implements ClientSession {
         const paused = inflight.belowLimit();
         if (paused !== undefined) await paused;
         if (this.closed) break;
-        const turn = large.beforeRead(clock); // a large frame's turn for buffer budget
+        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
         if (turn !== undefined) {
           await turn;
           if (this.closed) break;

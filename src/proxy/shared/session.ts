@@ -178,7 +178,7 @@ export class SharedSession implements ClientSession, PoolClient {
           await paused;
           continue;
         }
-        const turn = large.beforeRead(clock); // a large frame's turn for buffer budget
+        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
         if (turn !== undefined) {
           await turn;
           if (this.#life.closed) break;
