@@ -151,6 +151,11 @@ export const KINDS = [
   ...MEMORY_KINDS,
 ] as const;
 
+/** The kinds that are not memory attacks. */
+const BASE_KINDS: readonly Kind[] = KINDS.filter((kind) =>
+  !(MEMORY_KINDS as readonly string[]).includes(kind)
+);
+
 /** A generator's name. */
 export type Kind = typeof KINDS[number];
 
@@ -378,7 +383,9 @@ function hostile(bytes: Uint8Array, opened: boolean, extra: Step[] = []): Connec
  */
 export function generateCase(seed: number, index: number, options: GenerateOptions): FuzzCase {
   const rng = new Rng(seed, index);
-  const kinds = options.kinds !== undefined && options.kinds.length > 0 ? options.kinds : KINDS;
+  const chosen = options.kinds !== undefined && options.kinds.length > 0;
+  // The memory attacks are heavy (hundreds of connections, MiB each): 1 case in 10 by default.
+  const kinds = chosen ? options.kinds! : rng.chance(0.1) ? MEMORY_KINDS : BASE_KINDS;
   const kind = rng.pick(kinds);
   const target: Target = rng.chance(0.5) ? "dedicated" : "shared";
   const made = GENERATORS[kind](rng, options.maxMessageBytes);
