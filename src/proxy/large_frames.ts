@@ -79,10 +79,16 @@ export class LargeFrames {
     return granted.then(() => clock.read());
   }
 
-  /** While a large frame arrives, a promise for its next turn to read (see BufferBudget.turn). */
+  /**
+   * While a large frame arrives, a promise for its next turn to read (see BufferBudget.turn).
+   * Time spent waiting for turns is virtmux's, not the client's: it moves the frame's deadline.
+   */
   pace(): Promise<void> | undefined {
     if (!this.active || this.#budget === undefined || this.arrived) return undefined;
-    return this.#budget.turn();
+    const asked = Date.now();
+    return this.#budget.turn().then(() => {
+      this.#deadline += Date.now() - asked;
+    });
   }
 
   /**
