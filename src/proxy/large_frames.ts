@@ -19,7 +19,15 @@
 import type { Logger } from "../log/logger.ts";
 import type { FrameReader } from "../wire/frame_reader.ts";
 import type { ClientClock } from "./client_clock.ts";
+import { HEADER_BYTES, LEGACY_PAYLOAD_MAX } from "../wire/constants.ts";
 import { type BufferBudget, CLIENT_ALLOWANCE_BYTES } from "./buffer_budget.ts";
+
+/**
+ * A buffer up to one whole stream chunk (LEGACY_PAYLOAD_MAX plus header) is kept after a large
+ * frame, as a busy client keeps its burst buffer anyway: an upload then reuses it chunk after
+ * chunk instead of allocating one per chunk.
+ */
+const KEEP_BYTES = LEGACY_PAYLOAD_MAX + HEADER_BYTES;
 
 /** Time every budgeted frame gets on top of its length at `min_frame_rate`, in ms. */
 const FRAME_GRACE_MS = 1000;
@@ -80,13 +88,18 @@ export class LargeFrames {
   }
 
   /**
-   * While a large frame arrives, a promise for its next turn to read (see BufferBudget.turn).
-   * Time spent waiting for turns is virtmux's, not the client's: it moves the frame's deadline.
+   * While a large frame arrives and the budget is contended (clients wait in line for it), a
+   * promise for its next turn to read (see BufferBudget.turn); otherwise undefined, so that a
+   * lone upload goes at full speed. Time spent waiting for turns is virtmux's, not the client's:
+   * it moves the frame's deadline.
    */
   pace(): Promise<void> | undefined {
-    if (!this.active || this.#budget === undefined || this.arrived) return undefined;
+    const budget = this.#budget;
+    if (!this.active || budget === undefined || budget.waiting === 0 || this.arrived) {
+      return undefined;
+    }
     const asked = Date.now();
-    return this.#budget.turn().then(() => {
+    return budget.turn().then(() => {
       this.#deadline += Date.now() - asked;
     });
   }
@@ -144,7 +157,7 @@ export class LargeFrames {
    */
   finish(): void {
     this.active = false;
-    this.#reader.shrink(CLIENT_ALLOWANCE_BYTES);
+    this.#reader.shrink(KEEP_BYTES);
     this.#giveBack();
   }
 
