@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../src/config/load.ts";
 
 const UPSTREAM = '[[upstream]]\nname = "hv1"\nuri = "qemu+tls://hv1.example.com/system"\n';
-const LISTEN = '[[listen]]\nsocket = "/tmp/a.sock"\n';
+const LISTEN = '[[listen]]\nsocket = "/run/virtmux/a.sock"\n';
 
 function errorOf(text: string): string {
   try {
