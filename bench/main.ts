@@ -3,7 +3,7 @@
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
  * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls, decode, audit.
+ * tls, decode, audit, attack.
  *
  * @module
  */
@@ -18,6 +18,8 @@ import { progress } from "./figures/_interleave.ts";
 import { measureAuditCalls } from "./figures/audit_calls.ts";
 import { measureAuditDecode } from "./figures/audit_decode.ts";
 import { measureMemory } from "./figures/memory.ts";
+import { measureMemoryAttack } from "./figures/memory_attack.ts";
+import { MAX_FRAME_BYTES } from "../src/wire/constants.ts";
 import { measurePythonThreads } from "./figures/python_threads.ts";
 import {
   cpuFigure,
@@ -430,6 +432,33 @@ async function main(): Promise<void> {
             );
           });
         }
+      } finally {
+        await daemon.stop();
+      }
+      await save();
+    }
+    if (want("attack")) {
+      progress("starting libvirtd (test driver) for the memory attack");
+      const daemon = await startLibvirtd();
+      try {
+        const attackers = values.quick ? 100 : 1000;
+        const rig = await startRig({
+          upstreamSocket: daemon.unixSocket,
+          paths: ["socat", "dedicated", "shared"],
+          maxClients: attackers + 100,
+        });
+        keep("memory attack, real libvirtd", rig);
+        await withRig(rig, async () => {
+          figures.push(
+            await measureMemoryAttack(rig, () => daemon.pid, {
+              attackers,
+              directAttackers: values.quick ? 5 : 20,
+              frameBytes: MAX_FRAME_BYTES,
+              seconds: values.quick ? 5 : 20,
+              threads: 4,
+            }),
+          );
+        });
       } finally {
         await daemon.stop();
       }

@@ -16,6 +16,7 @@ import {
   RemoteProc,
 } from "../src/wire/constants.ts";
 import { writeHeader } from "../src/wire/header.ts";
+import { MEMORY_GENERATORS, MEMORY_KINDS } from "./memory_attacks.ts";
 
 /** sfc32, seeded through splitmix32: fast, small state, good enough for fuzzing. */
 export class Rng {
@@ -147,7 +148,13 @@ export const KINDS = [
   "slow_writer",
   "never_read",
   "odd_open",
+  ...MEMORY_KINDS,
 ] as const;
+
+/** The kinds that are not memory attacks. */
+const BASE_KINDS: readonly Kind[] = KINDS.filter((kind) =>
+  !(MEMORY_KINDS as readonly string[]).includes(kind)
+);
 
 /** A generator's name. */
 export type Kind = typeof KINDS[number];
@@ -376,14 +383,16 @@ function hostile(bytes: Uint8Array, opened: boolean, extra: Step[] = []): Connec
  */
 export function generateCase(seed: number, index: number, options: GenerateOptions): FuzzCase {
   const rng = new Rng(seed, index);
-  const kinds = options.kinds !== undefined && options.kinds.length > 0 ? options.kinds : KINDS;
+  const chosen = options.kinds !== undefined && options.kinds.length > 0;
+  // The memory attacks are heavy (hundreds of connections, MiB each): 1 case in 10 by default.
+  const kinds = chosen ? options.kinds! : rng.chance(0.1) ? MEMORY_KINDS : BASE_KINDS;
   const kind = rng.pick(kinds);
   const target: Target = rng.chance(0.5) ? "dedicated" : "shared";
   const made = GENERATORS[kind](rng, options.maxMessageBytes);
   return {
     index,
     kind,
-    target,
+    target: made.target ?? target,
     description: made.description,
     connections: made.connections,
     parallel: made.parallel ?? 1,
@@ -394,9 +403,11 @@ interface Made {
   description: string;
   connections: ConnectionPlan[];
   parallel?: number;
+  target?: Target;
 }
 
 const GENERATORS: Record<Kind, (rng: Rng, maxMessageBytes: number) => Made> = {
+  ...MEMORY_GENERATORS,
   random_bytes(rng) {
     const size = rng.chance(0.3) ? rng.range(1, 32) : rng.range(1, 4096);
     const opened = rng.chance(0.5);

@@ -25,6 +25,12 @@ import denoJson from "../../deno.json" with { type: "json" };
 export async function serve(configPath: string): Promise<number> {
   const config = await loadConfig(configPath);
   rootLogger.configure(config.log.level, config.log.format);
+  // Listened for before the sockets appear: a SIGTERM right after start must drain, not kill.
+  const stopSignal = new Promise<Deno.Signal>((resolve) => {
+    for (const name of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(name, () => resolve(name));
+    }
+  });
   const metrics = wantsMetrics(config)
     ? new ProxyMetrics({ version: denoJson.version })
     : undefined;
@@ -52,11 +58,7 @@ export async function serve(configPath: string): Promise<number> {
   Deno.addSignalListener("SIGHUP", () => {
     reloading = reloading.then(() => reload(server, configPath, config.audit));
   });
-  const signal = await new Promise<Deno.Signal>((resolve) => {
-    for (const name of ["SIGTERM", "SIGINT"] as const) {
-      Deno.addSignalListener(name, () => resolve(name));
-    }
-  });
+  const signal = await stopSignal;
   rootLogger.info("Signal received, draining", { signal });
   await reloading;
   await extras.control?.close();

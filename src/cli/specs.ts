@@ -6,6 +6,7 @@
 
 import type { Config, ListenerConfig, UpstreamConfig } from "../config/schema.ts";
 import type { FrontConfig } from "../config/network_listener.ts";
+import { BufferBudget } from "../proxy/buffer_budget.ts";
 import { Policy } from "../proxy/policy.ts";
 import type { FrontSpec, ListenerSpec, UpstreamSpec } from "../proxy/spec.ts";
 import { Program, PROGRAM_NAMES } from "../wire/constants.ts";
@@ -29,8 +30,24 @@ export function upstreamSpec(config: Config, upstream: UpstreamConfig): Upstream
   };
 }
 
-/** The server's view of every listener, with the stricter of each limit applied. */
-export function listenerSpecs(config: Config): ListenerSpec[] {
+/**
+ * The buffer budget of this process (`max_buffered_bytes` covers all clients): one for every
+ * listener, kept across reloads, which only change its limits.
+ */
+const processBudget = new BufferBudget({ maxBytes: Infinity, minFrameRate: 0 });
+
+/**
+ * The server's view of every listener, with the stricter of each limit applied. They share
+ * `budget`, which takes the config's `max_buffered_bytes` and `min_frame_rate`.
+ */
+export function listenerSpecs(
+  config: Config,
+  budget: BufferBudget = processBudget,
+): ListenerSpec[] {
+  budget.configure({
+    maxBytes: config.limits.maxBufferedBytes,
+    minFrameRate: config.limits.minFrameRate,
+  });
   return config.listeners.map((listener) => {
     const upstream = config.upstreams.find((u) => u.name === listener.upstream);
     if (upstream === undefined) {
@@ -67,6 +84,7 @@ export function listenerSpecs(config: Config): ListenerSpec[] {
       clientKeepalive: { intervalMs: listener.keepaliveIntervalMs, count: listener.keepaliveCount },
       allowUids: new Set(listener.allowUids),
       allowGids: new Set(listener.allowGids),
+      budget,
       routes: new Map(
         listener.routeByName
           ? config.upstreams.filter((u) => listener.allowUpstreams.includes(u.name))

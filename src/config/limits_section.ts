@@ -89,7 +89,24 @@ export interface LimitsConfig {
    * @default {0} (off)
    */
   idleTimeoutMs: number;
+  /**
+   * Frame bytes virtmux may hold beyond each client's 64 KiB allowance, over all clients
+   * (`max_buffered_bytes`); at least `maxMessageBytes`.
+   *
+   * @default {268435456}
+   */
+  maxBufferedBytes: number;
+  /**
+   * A frame that holds buffered bytes must arrive within 1 s plus its length at this rate, in
+   * bytes per second (`min_frame_rate`; 0 turns the rule off).
+   *
+   * @default {1048576}
+   */
+  minFrameRate: number;
 }
+
+/** 1 TiB: far beyond any machine virtmux runs on, and exact as a double. */
+const MAX_BUFFERED_BYTES = 2 ** 40;
 
 const LIMITS_FIELDS: Fields<LimitsConfig> = {
   maxMessageBytes: { key: "max_message_bytes", read: messageBytes, default: MAX_MESSAGE_BYTES },
@@ -108,6 +125,12 @@ const LIMITS_FIELDS: Fields<LimitsConfig> = {
   openTimeoutMs: { key: "open_timeout", read: secondsUpTo(MAX_SECONDS, true), default: 30_000 },
   frameTimeoutMs: { key: "frame_timeout", read: secondsUpTo(MAX_SECONDS, true), default: 30_000 },
   idleTimeoutMs: { key: "idle_timeout", read: secondsUpTo(MAX_SECONDS, true), default: 0 },
+  maxBufferedBytes: {
+    key: "max_buffered_bytes",
+    read: integerIn(0, MAX_BUFFERED_BYTES),
+    default: 256 << 20,
+  },
+  minFrameRate: { key: "min_frame_rate", read: integerIn(0, MAX_BUFFERED_BYTES), default: 1 << 20 },
 };
 
 /** The defaults of `[limits]`. */
@@ -115,5 +138,14 @@ export const LIMITS_DEFAULTS: Readonly<LimitsConfig> = defaultsOf(LIMITS_FIELDS)
 
 /** Reads `[limits]`; its defaults when the table is absent. */
 export function readLimits(checker: Checker, section: Section | undefined): LimitsConfig {
-  return readSection(checker, section, LIMITS_FIELDS, undefined);
+  const limits = readSection(checker, section, LIMITS_FIELDS, undefined);
+  // The budget must hold a largest frame (issue 11).
+  if (section !== undefined && limits.maxBufferedBytes < limits.maxMessageBytes) {
+    checker.report(
+      [...section.path, "max_buffered_bytes"],
+      `"max_buffered_bytes" must be at least max_message_bytes (${limits.maxMessageBytes}), so ` +
+        `that a largest frame fits, got ${limits.maxBufferedBytes}`,
+    );
+  }
+  return limits;
 }

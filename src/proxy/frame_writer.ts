@@ -12,6 +12,7 @@
  */
 
 import { type Channel, writeAll } from "../transport/channel.ts";
+import { type BufferBudget, CLIENT_ALLOWANCE_BYTES } from "./buffer_budget.ts";
 
 interface Entry {
   bytes: Uint8Array;
@@ -25,6 +26,12 @@ export interface FrameWriterOptions {
   maxQueuedBytes: number;
   /** Called once when a write fails; the writer drops everything after that. */
   onError: (error: unknown) => void;
+  /**
+   * Queued bytes past {@linkcode CLIENT_ALLOWANCE_BYTES} are taken from this budget; when it is
+   * used up, `enqueue` refuses (a frame queued alone is always taken, beyond the budget if need
+   * be: its bytes exist already). Undefined: only `maxQueuedBytes` bounds the queue.
+   */
+  budget?: BufferBudget;
 }
 
 /** Ordered writes to one peer: queued copies and awaited in-place writes, in arrival order. */
@@ -35,6 +42,8 @@ export class FrameWriter {
   #queuedBytes = 0;
   #pumping = false;
   #failed = false;
+  /** Bytes of the queue taken from the budget. */
+  #charged = 0;
 
   /** Writes to `channel`. */
   constructor(channel: Channel, options: FrameWriterOptions) {
@@ -56,10 +65,34 @@ export class FrameWriter {
     if (this.#queuedBytes > 0 && this.#queuedBytes + frame.length > this.#options.maxQueuedBytes) {
       return false;
     }
+    if (
+      this.#queuedBytes + frame.length > CLIENT_ALLOWANCE_BYTES + this.#charged &&
+      this.#options.budget !== undefined && !this.#charge(frame.length)
+    ) {
+      return false;
+    }
     this.#entries.push({ bytes: owned ? frame : frame.slice() });
     this.#queuedBytes += frame.length;
     this.#pump();
     return true;
+  }
+
+  /** Takes from the budget what queuing `length` more bytes needs past the allowance. */
+  #charge(length: number): boolean {
+    const budget = this.#options.budget!;
+    const needed = this.#queuedBytes + length - CLIENT_ALLOWANCE_BYTES - this.#charged;
+    if (this.#queuedBytes === 0) budget.force(needed);
+    else if (!budget.tryTake(needed)) return false;
+    this.#charged += needed;
+    return true;
+  }
+
+  /** Gives back the budget the queue no longer needs. */
+  #refund(): void {
+    const keep = Math.max(0, this.#queuedBytes - CLIENT_ALLOWANCE_BYTES);
+    if (keep >= this.#charged) return;
+    this.#options.budget!.release(this.#charged - keep);
+    this.#charged = keep;
   }
 
   /** Writes `frame` in place after everything queued; resolves once written. */
@@ -72,13 +105,17 @@ export class FrameWriter {
   }
 
   /**
-   * Writes `frame` in place when nothing else is being written (resolving once written), else
-   * queues a copy to go out with the next write (returning undefined). Unbounded: for callers that
-   * bound what they send some other way.
+   * Writes `frame` in place when nothing else is being written or when it is larger than
+   * {@linkcode CLIENT_ALLOWANCE_BYTES} (resolving once written: a large frame is not copied, and
+   * its sender's buffer budget stays taken until it is out), else queues a copy to go out with the
+   * next write (returning undefined). Unbounded: for callers that bound what they send some other
+   * way.
    */
   send(frame: Uint8Array): Promise<void> | undefined {
     if (this.#failed) return undefined;
-    if (!this.#pumping && this.#entries.length === 0) return this.write(frame);
+    if (!this.#pumping && this.#entries.length === 0 || frame.length > CLIENT_ALLOWANCE_BYTES) {
+      return this.write(frame);
+    }
     this.#entries.push({ bytes: frame.slice() });
     this.#queuedBytes += frame.length;
     this.#pump();
@@ -126,11 +163,13 @@ export class FrameWriter {
         }
         await writeAll(this.#channel, data);
         this.#queuedBytes -= bytes;
+        if (this.#charged > 0) this.#refund();
       }
     } catch (error) {
       this.#failed = true;
       for (const entry of this.#entries.splice(0)) entry.settle?.(error);
       this.#queuedBytes = 0;
+      if (this.#charged > 0) this.#refund();
       this.#options.onError(error);
     } finally {
       this.#pumping = false;

@@ -387,6 +387,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            budget: spec.budget,
             poolFor: (name, flags) => this.#pool(spec, name, flags, accepted.certificateDn, log),
             keepalive: spec.clientKeepalive,
             observer,
@@ -400,6 +401,7 @@ export class Server {
             programs: spec.programs,
             policy: spec.policy,
             timeouts: spec.timeouts,
+            budget: spec.budget,
             observer,
           });
         this.#sessions.set(session, runtime);

@@ -12,7 +12,8 @@ import type { Channel } from "../transport/channel.ts";
 import { lingerClose } from "../transport/linger_close.ts";
 import { ErrorDomain } from "../wire/constants.ts";
 import { encodeErrorReply } from "../wire/error_reply.ts";
-import type { FrameError } from "../wire/frame_check.ts";
+import { FrameError } from "../wire/frame_check.ts";
+import type { BufferBudget } from "./buffer_budget.ts";
 import { ClientClock, type ClientTimeouts } from "./client_clock.ts";
 import type { FrameWriter } from "./frame_writer.ts";
 import type { SessionObserver } from "./observer.ts";
@@ -54,6 +55,11 @@ export interface SessionOptions {
   timeouts?: ClientTimeouts;
   /** Watches the session's frames (audit, metrics); undefined: nothing watches. */
   observer?: SessionObserver;
+  /**
+   * The process-wide budget for frames beyond the client's allowance (`max_buffered_bytes`);
+   * undefined: not limited.
+   */
+  budget?: BufferBudget;
 }
 
 /** The open/closed state of a session, its close reason and its clock. */
@@ -107,8 +113,10 @@ export class SessionLifecycle {
 export interface RejectInvalidFrameOptions {
   /** The session's logger. */
   logger: Logger;
-  /** The frame limit, for the log. */
+  /** The frame limit in force, for the log. */
   maxFrameBytes: number;
+  /** The client has not opened its connection yet: the limit in force is the pre-open one. */
+  beforeOpen?: boolean;
   /** The client's channel. */
   client: Channel;
   /** The client's writer: the answer goes after everything already queued. */
@@ -126,6 +134,14 @@ export async function rejectInvalidFrame(
   error: FrameError,
   options: RejectInvalidFrameOptions,
 ): Promise<string> {
+  if (options.beforeOpen && error.length > options.maxFrameBytes) {
+    error = new FrameError(
+      `${error.message} before CONNECT_OPEN has succeeded`,
+      error.length,
+      error.header,
+      error.code,
+    );
+  }
   options.logger.warning("Closing client after an invalid frame", {
     error: error.message,
     length: error.length,

@@ -6,6 +6,7 @@
  */
 
 import type { LibvirtUri } from "../uri/uri.ts";
+import type { BufferBudget } from "./buffer_budget.ts";
 import type { ClientTimeouts } from "./client_clock.ts";
 import type { KeepaliveSettings } from "./client_keepalive.ts";
 import type { Policy } from "./policy.ts";
@@ -97,6 +98,8 @@ export interface ListenerSpec {
   allowUids: ReadonlySet<number>;
   /** Group ids (primary or supplementary) allowed to connect. */
   allowGids: ReadonlySet<number>;
+  /** The process-wide budget for buffered frame bytes (`max_buffered_bytes`); none: unlimited. */
+  budget?: BufferBudget;
 }
 
 /** An upstream as error messages name it: `"hv1" (qemu+tls://...)`. */

@@ -29,6 +29,18 @@ export const LEGACY_PAYLOAD_MAX = 262120;
 export const STRING_MAX = 4194304;
 /** libvirt's VIR_NET_MESSAGE_NUM_FDS_MAX: the most fds one *_WITH_FDS message may pass. */
 export const NUM_FDS_MAX = 32;
+/** REMOTE_AUTH_SASL_DATA_MAX (remote_protocol.x): the most SASL data in one AUTH_SASL_* call. */
+export const AUTH_SASL_DATA_MAX = 65536;
+/**
+ * The largest frame a client needs before its CONNECT_OPEN has succeeded. The procedures allowed
+ * then are AUTH_LIST, AUTH_POLKIT and CONNECT_SUPPORTS_FEATURE (no or one-word arguments),
+ * AUTH_SASL_START/STEP and CONNECT_OPEN. The biggest SASL call is AUTH_SASL_START: 28 bytes of
+ * length and header, the mechanism name (4 + at most 20 bytes, SASL_MECHNAMEMAX), `nil` (4) and
+ * `data` (4 + AUTH_SASL_DATA_MAX): 65596 bytes. CONNECT_OPEN's `name` may be a 4 MiB
+ * remote_string on paper, but it is a URI: libvirt's own are a few hundred bytes, and 68 KiB
+ * leaves room for a name of about 69,000 bytes. So: 64 KiB + 4 KiB.
+ */
+export const PRE_OPEN_MAX_FRAME_BYTES = AUTH_SASL_DATA_MAX + 4096;
 
 /** RPC program numbers. */
 export const Program = {

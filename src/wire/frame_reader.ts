@@ -73,6 +73,9 @@ export class FrameReader {
   #checkedLength = 0;
   /** Size of the last read, to tell a busy peer from a quiet one. */
   #lastRead = 0;
+  /** Frames handed out so far. */
+  #taken = 0;
+  #maxFrameBytes: number;
   /** A second buffer for `space(true)`, kept while the peer is busy. */
   #spare: Uint8Array | undefined;
   readonly #initialBytes: number;
@@ -82,6 +85,7 @@ export class FrameReader {
   /** Makes a reader with an empty buffer of `initialBytes`. */
   constructor(options: FrameReaderOptions = {}) {
     this.#limits = resolveLimits(options);
+    this.#maxFrameBytes = this.#limits.maxFrameBytes;
     this.#initialBytes = Math.max(options.initialBytes ?? 256, HEADER_BYTES);
     this.#burstBytes = Math.max(options.burstBytes ?? 262144, this.#initialBytes);
     this.#buf = new Uint8Array(this.#initialBytes);
@@ -95,6 +99,65 @@ export class FrameReader {
   /** The buffer's current size, for tests and memory accounting. */
   get capacity(): number {
     return this.#buf.length;
+  }
+
+  /**
+   * Largest frame accepted from now on, length word included; a session lowers it until the
+   * client has opened its connection.
+   */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  set maxFrameBytes(bytes: number) {
+    this.#maxFrameBytes = bytes;
+  }
+
+  /** Length of the incomplete frame at hand once its header has passed the checks, else 0. */
+  get partialLength(): number {
+    return this.#checkedLength;
+  }
+
+  /** How many frames {@linkcode next} has handed out. */
+  get taken(): number {
+    return this.#taken;
+  }
+
+  /**
+   * Gives the incomplete frame at hand a buffer of exactly its length, so that a large frame
+   * costs its own size once instead of a chain of doublings. Call it between {@linkcode next}
+   * and `space()`; views handed out before stay valid (they keep the old buffer).
+   */
+  reserve(): void {
+    const length = this.#checkedLength;
+    if (length === 0 || this.#start + length <= this.#buf.length) return;
+    const old = this.#buf;
+    this.#buf = new Uint8Array(length);
+    this.#buf.set(old.subarray(this.#start, this.#end));
+    this.#end -= this.#start;
+    this.#start = 0;
+    this.#spare = undefined;
+  }
+
+  /**
+   * Lets go of a buffer larger than `keepBytes` (and of the spare), keeping the bytes still held.
+   * Call it only once no view of the frames handed out is in use any more: the old buffer's
+   * memory is freed at once (detached), not whenever the garbage collector gets to it, so that
+   * a proxy passing many large frames does not carry tens of MiB of them as garbage.
+   */
+  shrink(keepBytes: number = this.#burstBytes): void {
+    this.#spare = undefined;
+    if (this.#buf.length <= keepBytes) return;
+    const held = this.#end - this.#start;
+    const old = this.#buf;
+    this.#buf = new Uint8Array(Math.max(this.#initialBytes, held));
+    this.#buf.set(old.subarray(this.#start, this.#end));
+    this.#start = 0;
+    this.#end = held;
+    this.#lastRead = 0;
+    if (old.byteOffset === 0 && old.length === old.buffer.byteLength) {
+      (old.buffer as ArrayBuffer).transfer(0); // frees the backing store now
+    }
   }
 
   /**
@@ -167,6 +230,20 @@ export class FrameReader {
     this.#end = held;
   }
 
+  /**
+   * Drops every byte held and frees the buffer at once (detached): for a reader whose peer is
+   * gone, once no view of its frames is in use. The reader must not be used afterwards.
+   */
+  free(): void {
+    const old = this.#buf;
+    this.#buf = new Uint8Array(0);
+    this.#spare = undefined;
+    this.#start = this.#end = this.#checkedLength = 0;
+    if (old.byteOffset === 0 && old.length === old.buffer.byteLength) {
+      (old.buffer as ArrayBuffer).transfer(0);
+    }
+  }
+
   /** Records that `n` bytes were read into the view {@linkcode space} returned. */
   commit(n: number): void {
     this.#end += n;
@@ -184,7 +261,7 @@ export class FrameReader {
     if (this.#checkedLength === 0) {
       if (held < LENGTH_BYTES) return null;
       const length = readU32(this.#buf, this.#start);
-      const lengthProblem = checkLength(length, this.#limits.maxFrameBytes);
+      const lengthProblem = checkLength(length, this.#maxFrameBytes);
       if (lengthProblem !== undefined) {
         // A frame shorter than a header has none: whatever follows is not its header.
         throw new FrameError(
@@ -219,6 +296,7 @@ export class FrameReader {
     const frame = this.#buf.subarray(this.#start, this.#start + this.#checkedLength);
     this.#start += this.#checkedLength;
     this.#checkedLength = 0;
+    this.#taken++;
     return frame;
   }
 }

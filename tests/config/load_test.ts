@@ -104,6 +104,8 @@ listen = ""
     openTimeoutMs: 5000,
     frameTimeoutMs: 7500,
     idleTimeoutMs: 600000,
+    maxBufferedBytes: 268435456,
+    minFrameRate: 1048576,
   });
   assert.equal(config.upstreams.length, 2);
   const [hv1, hv2] = config.upstreams;
@@ -155,6 +157,8 @@ Deno.test("parseConfig() fills in every default", () => {
     openTimeoutMs: 30000,
     frameTimeoutMs: 30000,
     idleTimeoutMs: 0,
+    maxBufferedBytes: 268435456,
+    minFrameRate: 1048576,
   });
   const [upstream] = config.upstreams;
   assert.equal(upstream.share, false);

@@ -13,6 +13,8 @@ Deno.test("the defaults the section tables declare are the documented ones", () 
       openTimeoutMs: 30_000,
       frameTimeoutMs: 30_000,
       idleTimeoutMs: 0,
+      maxBufferedBytes: 256 << 20,
+      minFrameRate: 1 << 20,
     },
     upstream: {
       share: false,

@@ -512,3 +512,49 @@ Deno.test("space(true) leaves the bytes of returned frames alone while the next 
     assert.equal(received, frames.length);
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Large frames and the frame limit in force (issue 11)
+
+Deno.test("partialLength and taken follow the frame at hand", () => {
+  const big = frame({ body: new Uint8Array(100_000) });
+  const reader = new FrameReader();
+  assert.equal(reader.partialLength, 0);
+  reader.space().set(big.subarray(0, 256));
+  reader.commit(256);
+  assert.equal(reader.next(), null);
+  assert.equal(reader.partialLength, big.length);
+  assert.equal(reader.taken, 0);
+  reader.reserve();
+  assert.equal(reader.capacity, big.length); // exactly its size, no doublings
+  let at = 256;
+  while (at < big.length) {
+    const space = reader.space();
+    const n = Math.min(space.length, big.length - at, 7000);
+    space.set(big.subarray(at, at + n));
+    reader.commit(n);
+    at += n;
+    assert.equal(reader.capacity, big.length);
+  }
+  assert.deepEqual(reader.next(), big);
+  assert.equal(reader.taken, 1);
+  assert.equal(reader.partialLength, 0);
+  reader.shrink();
+  assert.equal(reader.capacity, big.length); // within burstBytes: kept for the next frames
+  reader.shrink(64 * KIB);
+  assert.equal(reader.capacity, INITIAL_BYTES);
+});
+
+Deno.test("a lowered maxFrameBytes refuses a frame the reader's own limit allows", () => {
+  const reader = new FrameReader();
+  reader.maxFrameBytes = 69632;
+  const head = frame({ body: new Uint8Array(100_000) }).subarray(0, 256);
+  reader.space().set(head);
+  reader.commit(head.length);
+  assert.throws(() => reader.next(), (error: unknown) => {
+    assert.ok(error instanceof FrameError);
+    assert.match(error.message, /exceeds the limit of 69632 bytes/);
+    assert.ok(error.header !== undefined);
+    return true;
+  });
+});

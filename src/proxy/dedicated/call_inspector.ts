@@ -47,6 +47,8 @@ export class CallInspector {
   upstreamGone: string | undefined;
   /** The client sent CONNECT_CLOSE: the daemon closing the connection next is expected. */
   clientClosing = false;
+  /** Serial of the client's CONNECT_OPEN while its reply is awaited, else -1. */
+  openSerial = -1;
 
   /** Inspects for one session. */
   constructor(options: CallInspectorOptions) {
@@ -80,6 +82,8 @@ export class CallInspector {
           (procedure === RemoteProc.AUTH_SASL_INIT || procedure === RemoteProc.AUTH_POLKIT))
       ) {
         this.#options.clock.opened = true;
+        // Its reply lifts the pre-open frame limit.
+        if (procedure === RemoteProc.CONNECT_OPEN) this.openSerial = frameSerial(frame);
       }
       if (program === Program.REMOTE) {
         if (procedure === RemoteProc.CONNECT_OPEN && this.#options.readonly) {

@@ -8,13 +8,21 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import { type Channel, withDiagnostics, writeAll } from "../../transport/channel.ts";
-import { ALL_PROGRAMS, ErrorCode, ErrorDomain, MessageType } from "../../wire/constants.ts";
+import {
+  ALL_PROGRAMS,
+  ErrorCode,
+  ErrorDomain,
+  MessageStatus,
+  MessageType,
+  PRE_OPEN_MAX_FRAME_BYTES,
+} from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
 import { DEFAULT_PROGRAMS, FrameError } from "../../wire/frame_check.ts";
 import { FrameReader } from "../../wire/frame_reader.ts";
-import { frameSerial, frameType, type Header, readHeader } from "../../wire/header.ts";
+import { frameSerial, frameStatus, frameType, type Header, readHeader } from "../../wire/header.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { InflightCalls } from "../inflight.ts";
+import { LargeFrames } from "../large_frames.ts";
 import { closeQuietly, refuseClient } from "../refuse_client.ts";
 import {
   type ClientSession,
@@ -65,6 +73,9 @@ export class DedicatedSession implements ClientSession {
   readonly #inspector: CallInspector;
   /** Watches the frames; undefined when nothing does. */
   readonly #observer: SessionObserver | undefined;
+  /** Reads the client; its frame limit is the pre-open one until CONNECT_OPEN succeeds. */
+  readonly #clientReader: FrameReader;
+  readonly #large: LargeFrames;
   #upstreamChannel: Channel | undefined;
   /** The client has closed its side: the upstream's end that follows is expected. */
   #clientEnded = false;
@@ -89,6 +100,15 @@ export class DedicatedSession implements ClientSession {
       policy: options.policy,
       inflight: this.#inflight,
       clock: this.#life.clock,
+    });
+    this.#clientReader = new FrameReader({
+      maxFrameBytes: Math.min(options.maxFrameBytes, PRE_OPEN_MAX_FRAME_BYTES),
+      programs: options.programs ?? DEFAULT_PROGRAMS,
+      direction: "fromClient",
+    });
+    this.#large = new LargeFrames(this.#clientReader, {
+      budget: options.budget,
+      logger: options.logger,
     });
   }
 
@@ -157,6 +177,7 @@ export class DedicatedSession implements ClientSession {
   /** Closes both connections at once; pending calls get no reply. */
   close(reason: string): void {
     if (!this.#life.end(reason)) return;
+    this.#large.close();
     this.#inflight.takeAll();
     closeQuietly(this.#client);
     closeQuietly(this.#upstreamChannel);
@@ -171,16 +192,13 @@ export class DedicatedSession implements ClientSession {
 
   /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
   expired(now: number): string | undefined {
-    return this.#life.expired(now, this.inflight);
+    return this.#large.expired(now) ?? this.#life.expired(now, this.inflight);
   }
 
   /** Client → upstream: check each frame, note calls, forward runs of frames in one write. */
   async #pumpClient(upstream: Channel): Promise<void> {
-    const reader = new FrameReader({
-      maxFrameBytes: this.#options.maxFrameBytes,
-      programs: this.#options.programs ?? DEFAULT_PROGRAMS,
-      direction: "fromClient",
-    });
+    const reader = this.#clientReader;
+    const large = this.#large;
     const inflight = this.#inflight;
     const inspector = this.#inspector;
     const observer = this.#observer;
@@ -192,6 +210,11 @@ export class DedicatedSession implements ClientSession {
         const paused = inflight.belowLimit();
         if (paused !== undefined) await paused;
         if (this.closed) break;
+        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
+        if (turn !== undefined) {
+          await turn;
+          if (this.closed) break;
+        }
         const space = reader.space(writing !== undefined);
         const n = await this.#client.read(space);
         if (writing !== undefined) await writing;
@@ -235,7 +258,8 @@ export class DedicatedSession implements ClientSession {
           if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
           const reason = await rejectInvalidFrame(error, {
             logger: this.#log,
-            maxFrameBytes: this.#options.maxFrameBytes,
+            maxFrameBytes: reader.maxFrameBytes,
+            beforeOpen: reader.maxFrameBytes < this.#options.maxFrameBytes,
             client: this.#client,
             writer: this.#clientWriter,
             release: () => {
@@ -250,6 +274,12 @@ export class DedicatedSession implements ClientSession {
           const run = viewOf(space, runStart, runEnd);
           if (run.length < OVERLAP_BYTES) await this.#forward(upstream, run);
           else writing = this.#forward(upstream, run); // never rejects; awaited after the read
+        }
+        if (large.active && large.arrived) {
+          // Passed on whole (large_frames.ts says why): its budget goes back once written.
+          await writing;
+          writing = undefined;
+          large.finish();
         }
         if (refused && inspector.upstreamGone !== undefined) {
           await this.#clientWriter.flushed();
@@ -266,6 +296,9 @@ export class DedicatedSession implements ClientSession {
       }
     } catch (error) {
       this.#failed("client", error);
+    } finally {
+      await writing;
+      large.dispose(); // the client is gone: free its buffer now, not at the next GC
     }
   }
 
@@ -299,6 +332,7 @@ export class DedicatedSession implements ClientSession {
             const type = frameType(frame);
             if (type === MessageType.REPLY || type === MessageType.REPLY_WITH_FDS) {
               inflight.delete(frameSerial(frame));
+              if (this.#inspector.openSerial >= 0) this.#openAnswered(frame);
             }
             const watched = this.#observer?.toClient(frame);
             if (watched !== undefined) await watched;
@@ -328,6 +362,15 @@ export class DedicatedSession implements ClientSession {
       }
     } catch (error) {
       this.#failed("upstream", error);
+    }
+  }
+
+  /** A reply while CONNECT_OPEN is outstanding: once it succeeds, lift the pre-open limit. */
+  #openAnswered(reply: Uint8Array): void {
+    if (frameSerial(reply) !== this.#inspector.openSerial) return;
+    this.#inspector.openSerial = -1;
+    if (frameStatus(reply) === MessageStatus.OK) {
+      this.#clientReader.maxFrameBytes = this.#options.maxFrameBytes;
     }
   }
 

@@ -17,6 +17,7 @@ import {
   isReadOnlyOpen,
   KeepaliveProc,
   MessageType,
+  PRE_OPEN_MAX_FRAME_BYTES,
   Program,
 } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
@@ -35,6 +36,7 @@ import { CallGate } from "../call_gate.ts";
 import { ClientKeepalive, type KeepaliveSettings } from "../client_keepalive.ts";
 import type { SessionObserver } from "../observer.ts";
 import { FrameWriter } from "../frame_writer.ts";
+import { LargeFrames } from "../large_frames.ts";
 import { closeQuietly } from "../refuse_client.ts";
 import {
   type ClientSession,
@@ -46,6 +48,7 @@ import { UpstreamError } from "../upstream_error.ts";
 import type { Pool } from "./pool.ts";
 import { type LocalAnswer, localAnswer } from "./local_answers.ts";
 import type { PoolClient } from "./pool_client.ts";
+import { notReadingReason } from "./reply_backlog.ts";
 
 /**
  * Replies and events that may wait for a client that is slow to read; past this it is closed,
@@ -73,6 +76,9 @@ export class SharedSession implements ClientSession, PoolClient {
   readonly #log;
   readonly #life: SessionLifecycle;
   readonly #calls: CallGate;
+  /** Reads the client; its frame limit is the pre-open one until CONNECT_OPEN succeeds. */
+  readonly #reader: FrameReader;
+  readonly #large: LargeFrames;
   #pool: Pool | undefined;
   #allAnswered: (() => void) | undefined;
   #draining = false;
@@ -86,12 +92,19 @@ export class SharedSession implements ClientSession, PoolClient {
     this.#writer = new FrameWriter(client, {
       maxQueuedBytes: MAX_QUEUED_BYTES,
       onError: (error) => this.close(`client failed: ${errorMessage(error)}`),
+      budget: options.budget,
     });
     this.#options = options;
     this.#log = options.logger;
     this.#life = new SessionLifecycle(options.timeouts);
     this.#calls = new CallGate(options.maxInflight);
     this.#observer = options.observer;
+    this.#reader = new FrameReader({
+      maxFrameBytes: Math.min(options.maxFrameBytes, PRE_OPEN_MAX_FRAME_BYTES),
+      programs: options.programs ?? DEFAULT_PROGRAMS,
+      direction: "fromClient",
+    });
+    this.#large = new LargeFrames(this.#reader, { budget: options.budget, logger: options.logger });
   }
 
   /** Watches the frames; undefined when nothing does. */
@@ -117,7 +130,7 @@ export class SharedSession implements ClientSession, PoolClient {
    * keepalive pings libvirtd would send, and says when they went unanswered.
    */
   expired(now: number): string | undefined {
-    const timedOut = this.#life.expired(now, this.#calls.count);
+    const timedOut = this.#large.expired(now) ?? this.#life.expired(now, this.#calls.count);
     if (timedOut !== undefined || this.#keepalive === undefined) return timedOut;
     const keepalive = this.#keepalive.tick(now, this.#life.clock.lastByteAt);
     if (keepalive !== "ping") return keepalive;
@@ -142,13 +155,7 @@ export class SharedSession implements ClientSession, PoolClient {
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
       return this.#writer.write(frame).catch(() => {}); // failures close via onError
     }
-    if (!this.#writer.enqueue(frame)) {
-      this.#log.warning("Closing client: it does not read its replies", {
-        queued: this.#writer.queuedBytes,
-        limit: MAX_QUEUED_BYTES,
-      });
-      this.close(`did not read its replies (${this.#writer.queuedBytes} bytes waiting)`);
-    }
+    if (!this.#writer.enqueue(frame)) this.#notReading(frame.length);
     return undefined;
   }
 
@@ -174,6 +181,7 @@ export class SharedSession implements ClientSession, PoolClient {
   /** Closes the client and detaches it from its pool. */
   close(reason: string): void {
     if (!this.#life.end(reason)) return;
+    this.#large.close();
     this.#leavePool();
     this.#calls.wake();
     this.#allAnswered?.();
@@ -184,11 +192,8 @@ export class SharedSession implements ClientSession, PoolClient {
 
   /** Reads and handles the client's frames until it leaves. */
   async run(): Promise<void> {
-    const reader = new FrameReader({
-      maxFrameBytes: this.#options.maxFrameBytes,
-      programs: this.#options.programs ?? DEFAULT_PROGRAMS,
-      direction: "fromClient",
-    });
+    const reader = this.#reader;
+    const large = this.#large;
     const clock = this.#life.clock;
     try {
       while (!this.#life.closed) {
@@ -196,6 +201,11 @@ export class SharedSession implements ClientSession, PoolClient {
         if (paused !== undefined) {
           await paused;
           continue;
+        }
+        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
+        if (turn !== undefined) {
+          await turn;
+          if (this.#life.closed) break;
         }
         const n = await this.#client.read(reader.space());
         if (n === null) {
@@ -221,13 +231,16 @@ export class SharedSession implements ClientSession, PoolClient {
           if (!(error instanceof FrameError)) throw error;
           const reason = await rejectInvalidFrame(error, {
             logger: this.#log,
-            maxFrameBytes: this.#options.maxFrameBytes,
+            maxFrameBytes: reader.maxFrameBytes,
+            beforeOpen: reader.maxFrameBytes < this.#options.maxFrameBytes,
             client: this.#client,
             writer: this.#writer,
             release: () => this.#leavePool(),
           });
           this.close(reason);
         }
+        // Every frame handed out was passed on (its handling awaited): a large one's budget is free.
+        if (large.active && large.arrived) large.finish();
         clock.partial = reader.buffered > 0;
         if (this.#draining && this.#calls.count === 0) this.#closeWhenFlushed("shutting down");
       }
@@ -238,6 +251,7 @@ export class SharedSession implements ClientSession, PoolClient {
         this.close(`client failed: ${message}`);
       }
     }
+    large.dispose(); // the client is gone: free its buffer now, not at the next GC
     await this.#life.finished();
   }
 
@@ -336,6 +350,7 @@ export class SharedSession implements ClientSession, PoolClient {
     if (this.#life.closed) return;
     pool.attach(this);
     this.#pool = pool;
+    this.#reader.maxFrameBytes = this.#options.maxFrameBytes; // open: the pre-open limit is lifted
     this.#log.debug("Client opened", {
       name: name ?? "(default)",
       readonly: isReadOnlyOpen(flags),
@@ -367,10 +382,18 @@ export class SharedSession implements ClientSession, PoolClient {
   /** Queues a reply the proxy made itself. */
   #send(reply: Uint8Array): undefined {
     void this.#observer?.toClient(reply);
-    if (!this.#writer.enqueue(reply, true)) {
-      this.close(`did not read its replies (${this.#writer.queuedBytes} bytes waiting)`);
-    }
+    if (!this.#writer.enqueue(reply, true)) this.#notReading(reply.length);
     return undefined;
+  }
+
+  /** A reply of `bytes` could not be queued (reply_backlog.ts says when): close the client. */
+  #notReading(bytes: number): void {
+    this.close(notReadingReason(this.#log, {
+      queued: this.#writer.queuedBytes,
+      reply: bytes,
+      maxQueued: MAX_QUEUED_BYTES,
+      budget: this.#options.budget,
+    }));
   }
 
   #replied(): void {

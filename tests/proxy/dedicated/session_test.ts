@@ -76,7 +76,10 @@ Deno.test("an oversized length gets an error reply and closes only that client",
   assert.equal(header.procedure, 157);
   const error = decodeErrorReply(reply);
   assert.equal(error.code, ErrorCode.RPC);
-  assert.match(error.message ?? "", /length 2147483632 exceeds the limit of 1048576 bytes/);
+  assert.match(
+    error.message ?? "",
+    /length 2147483632 exceeds the limit of 69632 bytes before CONNECT_OPEN has succeeded/,
+  );
   assert.equal(await t.fromProxy.next(), null, "client connection closed");
   assert.equal(await t.fromClient.next(), null, "upstream connection closed");
   await t.running;
