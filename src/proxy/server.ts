@@ -9,23 +9,16 @@
 import { errorMessage } from "../log/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../transport/channel.ts";
-import { dial } from "../transport/dial.ts";
-import { peerAllowed } from "../transport/peer_credentials.ts";
 import type { NetworkListener } from "../transport/net_listener.ts";
 import type { TlsListener } from "../transport/tls_listener.ts";
-import {
-  type AcceptedClient,
-  listenUnix,
-  resolveGroup,
-  type UnixSocketListener,
-} from "../transport/unix_listener.ts";
+import { listenUnix, resolveGroup, type UnixSocketListener } from "../transport/unix_listener.ts";
 import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import type { ServerCounters } from "./counters.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
-import { loginOrClose } from "./dedicated/login.ts";
 import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
+import { admissionRefusal, clientIdentity, clientLogFields } from "./admission.ts";
 import { refuseClient } from "./refuse_client.ts";
-import type { ClientIdentity, SessionObservers } from "./observer.ts";
+import type { SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
 import type { ClientSnapshot, ServerSnapshot } from "./server_snapshot.ts";
 import { buildSnapshot } from "./server_snapshot_build.ts";
@@ -33,6 +26,7 @@ import { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
 import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
+import { dialUpstream } from "./upstream_dial.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
@@ -315,63 +309,25 @@ export class Server {
         const conn = accepted.channel;
         const spec = runtime.spec;
         const id = this.#nextClientId++;
-        const log = this.#log.child({
-          listener: spec.socket,
-          client: id,
-          upstream: spec.upstream.name,
-          ...(accepted.peer && { pid: accepted.peer.pid, uid: accepted.peer.uid }),
-          ...(accepted.address !== undefined && { peer: accepted.address }),
-          ...(accepted.certificateDn !== undefined && { dn: accepted.certificateDn }),
-        });
-        const identity: ClientIdentity = {
-          listener: spec.socket,
-          client: id,
-          ...(accepted.address !== undefined && { address: accepted.address }),
-          ...(accepted.certificateDn !== undefined && { certificateDn: accepted.certificateDn }),
-          ...(accepted.peer && {
-            uid: accepted.peer.uid,
-            gid: accepted.peer.gid,
-            pid: accepted.peer.pid,
-          }),
-        };
+        const log = this.#log.child(clientLogFields(spec, accepted, id));
+        const identity = clientIdentity(spec, accepted, id);
         const observed = {
           name: spec.upstream.name,
           uri: spec.upstream.uri.text,
           shared: spec.upstream.share,
         };
-        if (checksPeers(spec)) {
-          const refusal = peerRefusal(spec, accepted);
-          if (refusal !== undefined) {
-            log.warning("Client refused: credentials not allowed", {
-              reason: refusal,
-              gid: accepted.peer?.gid,
-            });
-            this.#options.counters?.clientRefused(spec.socket, "peer_credentials");
-            this.#options.observers?.observe(identity, observed)?.closed(`refused: ${refusal}`);
-            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
-            continue;
-          }
-        }
-        if (!spec.upstream.share) {
-          // A dedicated upstream is fixed at accept; shared ones are checked at CONNECT_OPEN.
-          const refusal = dnRefusal(spec, spec.upstream, accepted.certificateDn);
-          if (refusal !== undefined) {
-            log.warning("Client refused: DN not allowed", { reason: refusal });
-            void refuseClient(conn, refusal, { logger: log, code: ErrorCode.ACCESS_DENIED });
-            continue;
-          }
-        }
-        const full = this.#sessions.size >= this.#maxClients
-          ? this.#maxClients
-          : runtime.clients.open >= spec.maxClients
-          ? spec.maxClients
-          : 0;
-        if (full > 0) {
-          log.warning("Client refused: too many clients", { limit: full });
-          this.#options.counters?.clientRefused(spec.socket, "max_clients");
-          const reason = `virtmux has reached its limit of ${full} clients on "${spec.socket}"`;
-          this.#options.observers?.observe(identity, observed)?.closed(`refused: ${reason}`);
-          void refuseClient(conn, reason, { logger: log });
+        const refusal = admissionRefusal(spec, accepted, {
+          total: this.#sessions.size,
+          maxTotal: this.#maxClients,
+          onListener: runtime.clients.open,
+        });
+        if (refusal !== undefined) {
+          log.warning(refusal.log, { reason: refusal.message, gid: accepted.peer?.gid });
+          if (refusal.counted) this.#options.counters?.clientRefused(spec.socket, refusal.counted);
+          this.#options.observers?.observe(identity, observed)?.closed(
+            `refused: ${refusal.message}`,
+          );
+          void refuseClient(conn, refusal.message, { logger: log, code: refusal.code });
           continue;
         }
         log.info("Client connected");
@@ -439,34 +395,10 @@ export class Server {
   }
 
   #dial(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
-    const counters = this.#options.counters;
-    if (counters === undefined) return this.#dialOnce(upstream, readonly);
-    const start = performance.now();
-    const dialed = this.#dialOnce(upstream, readonly);
-    const seconds = () => (performance.now() - start) / 1000;
-    dialed.then(
-      () => counters.dialed(upstream.name, seconds(), false),
-      () => counters.dialed(upstream.name, seconds(), true),
-    );
-    return dialed;
-  }
-
-  async #dialOnce(upstream: UpstreamSpec, readonly: boolean): Promise<Channel> {
-    const channel = this.#options.dialUpstream
-      ? await this.#options.dialUpstream(upstream, readonly)
-      : await dial(upstream.uri, {
-        name: upstream.name,
-        timeoutMs: upstream.connectTimeoutMs,
-        readonly,
-        logger: this.#log.child({ upstream: upstream.name }),
-      });
-    // A shared pool's connections log in during their own handshake.
-    if (upstream.share || upstream.sasl !== "proxy") return channel;
-    return await loginOrClose(channel, {
-      name: upstream.name,
-      uri: upstream.uri,
-      timeoutMs: upstream.connectTimeoutMs,
-      logger: this.#log.child({ upstream: upstream.name }),
+    return dialUpstream(upstream, readonly, {
+      logger: this.#log,
+      counters: this.#options.counters,
+      dialer: this.#options.dialUpstream,
     });
   }
 
@@ -495,16 +427,4 @@ export class Server {
       maxFrameBytes: spec.maxFrameBytes,
     });
   }
-}
-
-/** Why `accepted` may not use the socket of `spec`, or undefined when it may. */
-function peerRefusal(spec: ListenerSpec, accepted: AcceptedClient): string | undefined {
-  const peer = accepted.peer;
-  if (peer === undefined) {
-    return `virtmux cannot tell who connected to "${spec.socket}" (${accepted.peerError}), ` +
-      "and it admits only the users and groups in its allow_uids/allow_gids";
-  }
-  if (peerAllowed(peer, spec.allowUids, spec.allowGids)) return undefined;
-  return `virtmux does not allow uid ${peer.uid} (gid ${peer.gid}) on "${spec.socket}": ` +
-    "not in the listener's allow_uids/allow_gids";
 }

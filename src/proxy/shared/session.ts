@@ -79,6 +79,8 @@ export class SharedSession implements ClientSession, PoolClient {
   /** Reads the client; its frame limit is the pre-open one until CONNECT_OPEN succeeds. */
   readonly #reader: FrameReader;
   readonly #large: LargeFrames;
+  /** Watches the frames; undefined when nothing does. */
+  readonly #observer: SessionObserver | undefined;
   #pool: Pool | undefined;
   #allAnswered: (() => void) | undefined;
   #draining = false;
@@ -106,9 +108,6 @@ export class SharedSession implements ClientSession, PoolClient {
     });
     this.#large = new LargeFrames(this.#reader, { budget: options.budget, logger: options.logger });
   }
-
-  /** Watches the frames; undefined when nothing does. */
-  readonly #observer: SessionObserver | undefined;
 
   /** Calls forwarded and not yet answered. */
   get inflight(): number {
