@@ -25,6 +25,8 @@ export interface Refusal {
   log: string;
   /** The metrics' refusal reason, when one applies. */
   counted?: RefusalReason;
+  /** Fields for the log line besides the message. */
+  fields: LogFields;
 }
 
 /** How many clients are connected, over all listeners and on this one. */
@@ -51,6 +53,7 @@ export function admissionRefusal(
         code: ErrorCode.ACCESS_DENIED,
         log: "Client refused: credentials not allowed",
         counted: "peer_credentials",
+        fields: { gid: accepted.peer?.gid },
       };
     }
   }
@@ -62,6 +65,7 @@ export function admissionRefusal(
         message: refusal,
         code: ErrorCode.ACCESS_DENIED,
         log: "Client refused: DN not allowed",
+        fields: {},
       };
     }
   }
@@ -76,6 +80,7 @@ export function admissionRefusal(
     code: ErrorCode.RPC,
     log: "Client refused: too many clients",
     counted: "max_clients",
+    fields: { limit: full },
   };
 }
 

@@ -322,7 +322,7 @@ export class Server {
           onListener: runtime.clients.open,
         });
         if (refusal !== undefined) {
-          log.warning(refusal.log, { reason: refusal.message, gid: accepted.peer?.gid });
+          log.warning(refusal.log, { reason: refusal.message, ...refusal.fields });
           if (refusal.counted) this.#options.counters?.clientRefused(spec.socket, refusal.counted);
           this.#options.observers?.observe(identity, observed)?.closed(
             `refused: ${refusal.message}`,
