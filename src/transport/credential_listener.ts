@@ -11,6 +11,7 @@
 import * as net from "node:net";
 import { errorMessage } from "../log/error_message.ts";
 import type { Channel } from "./channel.ts";
+import { runAcceptLoop } from "./accept_loop.ts";
 import { C, errno, errnoText, libc } from "./libc.ts";
 import { NodeSocketChannel } from "./node_socket_channel.ts";
 import { type PeerCredentials, peerCredentials } from "./peer_credentials.ts";
@@ -41,9 +42,6 @@ export interface CredentialListener {
 
 /** Pending connections the kernel queues for the listener. */
 const BACKLOG = 512;
-/** First and longest pause after a failed accept (out of descriptors, most likely). */
-const MIN_PAUSE_MS = 50;
-const MAX_PAUSE_MS = 1000;
 /** `struct sockaddr_un`: the family, then up to 108 bytes of path. */
 const SOCKADDR_UN_BYTES = 110;
 
@@ -112,24 +110,7 @@ export function listenWithCredentials(
     return true;
   };
 
-  void (async () => {
-    const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
-    const view = new DataView(pollfd.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, C.POLLIN, true);
-    let pause = MIN_PAUSE_MS;
-    while (!closed) {
-      await c.poll(pollfd, 1n, -1);
-      if (closed) break;
-      if (acceptPending()) {
-        pause = MIN_PAUSE_MS;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, MAX_PAUSE_MS);
-      }
-    }
-    c.close(fd);
-  })();
+  runAcceptLoop(fd, acceptPending, () => closed);
 
   const accept = (): Promise<AcceptedClient> => {
     const next = ready.shift();

@@ -15,14 +15,12 @@ import { lookup } from "node:dns/promises";
 import { isIPv4, isIPv6 } from "node:net";
 import * as net from "node:net";
 import { errorMessage } from "../log/error_message.ts";
+import { runAcceptLoop } from "./accept_loop.ts";
 import { C, errno, errnoText, libc } from "./libc.ts";
 import type { ListenAddress } from "./network_address.ts";
 
 /** Pending connections the kernel queues. */
 const BACKLOG = 512;
-/** First and longest pause after a failed accept (out of descriptors, most likely). */
-const MIN_PAUSE_MS = 50;
-const MAX_PAUSE_MS = 1000;
 
 /** A listening socket handing its connections to a callback. */
 export interface TcpSocketListener {
@@ -97,24 +95,7 @@ export async function listenTcpSocket(
     }
     return true;
   };
-  void (async () => {
-    const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
-    const view = new DataView(pollfd.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, C.POLLIN, true);
-    let pause = MIN_PAUSE_MS;
-    while (!closed) {
-      await c.poll(pollfd, 1n, -1);
-      if (closed) break;
-      if (acceptPending()) {
-        pause = MIN_PAUSE_MS;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, MAX_PAUSE_MS);
-      }
-    }
-    c.close(fd);
-  })();
+  runAcceptLoop(fd, acceptPending, () => closed);
   return {
     port,
     close() {
