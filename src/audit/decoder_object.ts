@@ -24,7 +24,7 @@
 import { procedureSchema, SCHEMA_TYPES } from "./schema.ts";
 
 /** Handle types and the kind of object each names. */
-const HANDLES: Readonly<Record<string, string>> = {
+export const HANDLE_KINDS: Readonly<Record<string, string>> = {
   remote_nonnull_domain: "domain",
   remote_nonnull_domain_checkpoint: "domain_checkpoint",
   remote_nonnull_domain_snapshot: "domain_snapshot",
@@ -49,34 +49,55 @@ export interface ActedOn {
   [field: string]: unknown;
 }
 
-/** Where the handle sits in a body type: [field, kind], or null when it holds none. */
-type Slot = readonly [string, string] | null;
+/** Where a handle sits in a body: its field path and kind; null when the body holds none. */
+export type HandleSlot = { path: readonly string[]; kind: string } | null;
 
-const slots = new Map<string, Slot>();
+const slots = new Map<string, HandleSlot>();
 
-function slotOf(typeName: string | null): Slot {
+/**
+ * The first handle field of struct `typeName`, looking `depth` structs deep (callback events
+ * nest theirs: `{callbackID, msg: {dom, ...}}`). Found from the schema once per type, then cached.
+ */
+export function handleSlot(typeName: string | null, depth = 0): HandleSlot {
   if (typeName === null) return null;
-  let slot = slots.get(typeName);
+  const cacheKey = `${typeName}/${depth}`;
+  let slot = slots.get(cacheKey);
   if (slot !== undefined) return slot;
   slot = null;
   const type = SCHEMA_TYPES.get(typeName);
   if (type !== undefined && typeof type !== "string" && type[0] === "struct") {
-    for (const [field, fieldType] of Object.entries(type[1])) {
-      if (typeof fieldType === "string" && HANDLES[fieldType]) {
-        slot = [field, HANDLES[fieldType]];
+    const fields = Object.entries(type[1]);
+    for (const [field, fieldType] of fields) {
+      if (typeof fieldType === "string" && HANDLE_KINDS[fieldType]) {
+        slot = { path: [field], kind: HANDLE_KINDS[fieldType] };
         break;
       }
     }
+    if (slot === null && depth > 0) {
+      for (const [field, fieldType] of fields) {
+        if (typeof fieldType !== "string") continue;
+        const inner = handleSlot(fieldType, depth - 1);
+        if (inner !== null) {
+          slot = { path: [field, ...inner.path], kind: inner.kind };
+          break;
+        }
+      }
+    }
   }
-  slots.set(typeName, slot);
+  slots.set(cacheKey, slot);
   return slot;
 }
 
-function pick(slot: Slot, body: unknown): ActedOn | undefined {
-  if (slot === null || body === null || typeof body !== "object") return undefined;
-  const handle = (body as Record<string, unknown>)[slot[0]];
-  if (handle === null || typeof handle !== "object") return undefined;
-  return { kind: slot[1], ...(handle as Record<string, unknown>) };
+/** The handle at `slot` of a decoded `body`, with its kind; undefined when absent. */
+export function pickHandle(slot: HandleSlot, body: unknown): ActedOn | undefined {
+  if (slot === null) return undefined;
+  let value = body;
+  for (const field of slot.path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[field];
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  return { kind: slot.kind, ...(value as Record<string, unknown>) };
 }
 
 /**
@@ -96,5 +117,5 @@ export function objectOf(
 ): ActedOn | undefined {
   const schema = procedureSchema(program, procedure);
   if (!schema) return undefined;
-  return pick(slotOf(schema[1]), args) ?? pick(slotOf(schema[2]), ret);
+  return pickHandle(handleSlot(schema[1]), args) ?? pickHandle(handleSlot(schema[2]), ret);
 }
