@@ -12,6 +12,7 @@ import type { Logger } from "../../log/logger.ts";
 import { type Channel, withDiagnostics } from "../../transport/channel.ts";
 import { authenticateSasl } from "../../transport/sasl/authenticate.ts";
 import { channelIsSecure } from "../../transport/sasl/upstream_login.ts";
+import { type HandshakeCall, handshakeCaller } from "../../transport/handshake_call.ts";
 import { SaslChannel } from "../../transport/sasl_channel.ts";
 import type { LibvirtUri } from "../../uri/uri.ts";
 import {
@@ -22,23 +23,13 @@ import {
   HEADER_BYTES,
   isReadOnlyOpen,
   KeepaliveProc,
-  MessageStatus,
-  MessageType,
   Program,
   RemoteProc,
 } from "../../wire/constants.ts";
-import { decodeErrorReply } from "../../wire/error_reply.ts";
 import { FrameError } from "../../wire/frame_check.ts";
 import { FrameReader } from "../../wire/frame_reader.ts";
-import {
-  frameProcedure,
-  frameProgram,
-  frameSerial,
-  frameStatus,
-  frameType,
-  readU32,
-} from "../../wire/header.ts";
-import { encodeMessage, encodeWords, PING_FRAME, PONG_FRAME } from "../../wire/message.ts";
+import { frameProcedure, frameProgram, readU32 } from "../../wire/header.ts";
+import { encodeWords, PING_FRAME, PONG_FRAME } from "../../wire/message.ts";
 import { encodeOpenArgs } from "../../wire/open_args.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { UpstreamError } from "../upstream_error.ts";
@@ -342,42 +333,27 @@ export class UpstreamConnection {
   }
 
   /** Sends one REMOTE call and waits for its reply (handshake only: nothing else is running). */
-  async #call(procedure: number, body?: Uint8Array): Promise<Uint8Array> {
-    const serial = this.#serial++;
-    await this.#writer.write(encodeMessage({
-      program: Program.REMOTE,
-      procedure,
-      type: MessageType.CALL,
-      serial,
-    }, body));
-    while (true) {
-      let frame: Uint8Array | null;
-      while ((frame = this.#reader.next()) !== null) {
-        if (frameProgram(frame) === Program.KEEPALIVE) {
-          if (frameProcedure(frame) === KeepaliveProc.PING) await this.#writer.write(PONG_FRAME);
-          continue;
-        }
-        if (frameType(frame) !== MessageType.REPLY || frameSerial(frame) !== serial) continue;
-        if (frameStatus(frame) === MessageStatus.ERROR) {
-          const error = decodeErrorReply(frame);
-          throw new UpstreamError(
-            error.message ?? `Upstream ${this.#options.label} refused the connection`,
-            error.code,
-            error.domain,
-          );
-        }
-        return frame.slice();
-      }
-      const n = await this.#channel.read(this.#reader.space());
-      if (n === null) {
-        throw new UpstreamError(withDiagnostics(
+  #call(procedure: number, body?: Uint8Array): Promise<Uint8Array> {
+    this.#caller ??= handshakeCaller({
+      channel: () => this.#channel,
+      reader: this.#reader,
+      nextSerial: () => this.#serial++,
+      refused: (error) =>
+        new UpstreamError(
+          error.message ?? `Upstream ${this.#options.label} refused the connection`,
+          error.code,
+          error.domain,
+        ),
+      closed: () =>
+        new UpstreamError(withDiagnostics(
           `Upstream ${this.#options.label} closed the connection during the handshake`,
           this.#channel,
-        ));
-      }
-      this.#reader.commit(n);
-    }
+        )),
+    });
+    return this.#caller(procedure, body);
   }
+
+  #caller: HandshakeCall | undefined;
 }
 
 const decoder = new TextDecoder();

@@ -10,29 +10,12 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import type { LibvirtUri } from "../../uri/uri.ts";
-import {
-  ALL_PROGRAMS,
-  AuthType,
-  HEADER_BYTES,
-  KeepaliveProc,
-  MessageStatus,
-  MessageType,
-  Program,
-  RemoteProc,
-} from "../../wire/constants.ts";
-import { decodeErrorReply } from "../../wire/error_reply.ts";
+import { ALL_PROGRAMS, AuthType, HEADER_BYTES, RemoteProc } from "../../wire/constants.ts";
 import { FrameReader } from "../../wire/frame_reader.ts";
-import {
-  frameProcedure,
-  frameProgram,
-  frameSerial,
-  frameStatus,
-  frameType,
-  readU32,
-} from "../../wire/header.ts";
-import { encodeMessage, PONG_FRAME } from "../../wire/message.ts";
-import { type Channel, withDiagnostics, writeAll } from "../channel.ts";
+import { readU32 } from "../../wire/header.ts";
+import { type Channel, withDiagnostics } from "../channel.ts";
 import { withDeadline } from "../_dial_common.ts";
+import { type HandshakeCall, handshakeCaller } from "../handshake_call.ts";
 import { SaslChannel } from "../sasl_channel.ts";
 import { authenticateSasl, type CredentialSource, SaslError } from "./authenticate.ts";
 
@@ -120,46 +103,21 @@ async function login(
 }
 
 /**
- * One REMOTE call at a time on `channel`, before anything else uses it: replies matched by
- * serial, keepalive pings answered, an error reply thrown as a {@linkcode SaslError} carrying
- * the daemon's message and code.
+ * One REMOTE call at a time on `channel`, before anything else uses it: an error reply thrown as
+ * a {@linkcode SaslError} carrying the daemon's message and code.
  */
-function callOn(channel: Channel, what: string) {
-  const reader = new FrameReader({ programs: ALL_PROGRAMS, direction: "fromServer" });
+function callOn(channel: Channel, what: string): HandshakeCall {
   let serial = 0;
-  return async (procedure: number, body?: Uint8Array): Promise<Uint8Array> => {
-    const mine = serial++;
-    await writeAll(
-      channel,
-      encodeMessage({
-        program: Program.REMOTE,
-        procedure,
-        type: MessageType.CALL,
-        serial: mine,
-      }, body),
-    );
-    for (;;) {
-      let frame: Uint8Array | null;
-      while ((frame = reader.next()) !== null) {
-        if (frameProgram(frame) === Program.KEEPALIVE) {
-          if (frameProcedure(frame) === KeepaliveProc.PING) await writeAll(channel, PONG_FRAME);
-          continue;
-        }
-        if (frameType(frame) !== MessageType.REPLY || frameSerial(frame) !== mine) continue;
-        if (frameStatus(frame) === MessageStatus.ERROR) {
-          const error = decodeErrorReply(frame);
-          throw new SaslError(error.message ?? `${what}: the daemon refused`, {
-            code: error.code,
-            domain: error.domain,
-          });
-        }
-        return frame.slice();
-      }
-      const count = await channel.read(reader.space());
-      if (count === null) {
-        throw new SaslError(withDiagnostics(`${what}: the daemon closed the connection`, channel));
-      }
-      reader.commit(count);
-    }
-  };
+  return handshakeCaller({
+    channel: () => channel,
+    reader: new FrameReader({ programs: ALL_PROGRAMS, direction: "fromServer" }),
+    nextSerial: () => serial++,
+    refused: (error) =>
+      new SaslError(error.message ?? `${what}: the daemon refused`, {
+        code: error.code,
+        domain: error.domain,
+      }),
+    closed: () =>
+      new SaslError(withDiagnostics(`${what}: the daemon closed the connection`, channel)),
+  });
 }
