@@ -175,6 +175,10 @@ keepalive_count = 2
           const replays = async () =>
             (await virtmux.logText()).match(/event registrations made again/g)?.length ?? 0;
 
+          // Freeze the daemon first so the busy thread's next call is surely in flight when
+          // the daemon dies (a call between two loop turns would not be), then SIGKILL it.
+          Deno.kill(libvirtd.pid, "SIGSTOP");
+          await new Promise((resolve) => setTimeout(resolve, 500));
           await libvirtd.kill(); // SIGKILL: calls in flight fail
           await new Promise((resolve) => setTimeout(resolve, 300));
           await libvirtd.restart();
