@@ -4,7 +4,8 @@
  * per path against a real libvirtd: peak RSS of the relay and of the daemon during the attack, and
  * the good clients' calls/s, p99 and failures with and without the attack.
  *
- * Run alone: `deno run -A bench/figures/memory_attack.ts [ATTACKERS] [DIRECT_ATTACKERS] [SECONDS]`.
+ * Run alone: `deno run -A bench/figures/memory_attack.ts [ATTACKERS] [DIRECT_ATTACKERS] [SECONDS]
+ * [PATHS]` (PATHS: comma-separated, default `socat,dedicated,shared`).
  *
  * @module
  */
@@ -129,6 +130,7 @@ export async function measureMemoryAttack(
   });
   const metrics = {
     attackers: metric("attackers", "attacking clients", "lower"),
+    connected: metric("connected", "clients connected for the idle figure", "lower"),
     relayIdle: metric("relayIdleMiB", "relay RSS idle (MiB)", "lower"),
     relayConnected: metric("relayConnectedMiB", "relay RSS, attackers connected (MiB)", "lower"),
     relayPeak: metric("relayPeakMiB", "relay RSS peak (MiB)", "lower"),
@@ -160,12 +162,20 @@ export async function measureMemoryAttack(
     put(metrics.daemonIdle, rssBytes(daemonPid())! / MIB);
     const relaySampler = relayPid === undefined ? undefined : new RssSampler(relayPid, 100);
     const daemonSampler = new RssSampler(daemonPid(), 100);
-    const { conns, failed } = await openMany(path.socket, attackers);
-    if (failed > 0) notes.push(`${path.id}: ${failed} of ${attackers} attackers could not open`);
-    put(metrics.attackers, conns.length);
+    // Direct, the idle figure has as many clients connected as virtmux's paths get (the daemon's
+    // own cost per connection, the floor of dedicated mode); only directAttackers then push.
+    const connecting = path.id === "direct" ? options.attackers : attackers;
+    const opened = await openMany(path.socket, connecting);
+    if (opened.failed > 0) {
+      notes.push(`${path.id}: ${opened.failed} of ${connecting} clients could not open`);
+    }
+    put(metrics.connected, opened.conns.length);
     put(metrics.relayConnected, relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB);
-    // The same clients connected but not pushing: what their mere number costs the daemon.
+    // The clients connected but not pushing: what their mere number costs.
     put(metrics.idleRate, (await goodClients(path.socket, options)).callsPerSec);
+    for (const conn of opened.conns.splice(attackers)) conn.close();
+    const conns = opened.conns;
+    put(metrics.attackers, conns.length);
     const stop = new AbortController();
     const pushes = conns.map((conn) =>
       pushBigFrame(conn, {
@@ -204,7 +214,9 @@ export async function measureMemoryAttack(
       `once, while ${options.threads} python-libvirt threads call getLibVersion() for ` +
       `${options.seconds} s on the same path; the same good clients run before the attack for ` +
       `the no-attack figures. direct and socat get ${options.directAttackers} attackers (every ` +
-      `frame held by libvirtd itself). virtmux runs with the default max_buffered_bytes ` +
+      `frame held by libvirtd itself), but for the idle figure direct has ${options.attackers} ` +
+      `clients connected like virtmux's paths: the daemon's own cost of that many connections, ` +
+      `which bounds dedicated mode (one daemon connection per client). virtmux runs with the default max_buffered_bytes ` +
       `(${BUDGET} bytes) and min_frame_rate. Done means: virtmux peak ≤ idle + ` +
       `max_buffered_bytes + 10%, libvirtd's peak through virtmux within the same bound, 0 ` +
       `good failures, attacked calls/s ≥ half the unattacked.`,
@@ -220,12 +232,17 @@ export async function measureMemoryAttack(
 
 /** Runs the figure alone and prints it as JSON. */
 async function main(): Promise<void> {
-  const [attackers = "1000", directAttackers = "20", seconds = "20"] = Deno.args;
+  const [
+    attackers = "1000",
+    directAttackers = "20",
+    seconds = "20",
+    paths = "socat,dedicated,shared",
+  ] = Deno.args;
   const daemon = await startLibvirtd();
   try {
     const rig = await startRig({
       upstreamSocket: daemon.unixSocket,
-      paths: ["socat", "dedicated", "shared"],
+      paths: paths.split(",") as ("socat" | "dedicated" | "shared")[],
       maxClients: Number(attackers) + 100,
     });
     try {

@@ -29,6 +29,8 @@ export interface PendingCall {
   readonly registration: Registration | undefined;
   /** The event registration this call undoes. */
   readonly leaving: Registration | undefined;
+  /** Whether it holds a heavy slot of the scheduler (a frame over HEAVY_CALL_BYTES). */
+  readonly heavy?: boolean;
 }
 
 /** Pending calls by connection and upstream serial. */

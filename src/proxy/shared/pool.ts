@@ -38,7 +38,7 @@ import type { PoolStats } from "./pool_stats.ts";
 import { type PendingCall, PendingCalls, pendingHeader } from "./pending_calls.ts";
 import { classifyRegistrationCall, type Registration } from "./registrations.ts";
 import { RestartSurvival } from "./restart_survival.ts";
-import { ConnectionScheduler } from "./scheduler.ts";
+import { ConnectionScheduler, HEAVY_CALL_BYTES } from "./scheduler.ts";
 import { StreamRoutes } from "./stream_routes.ts";
 import { UpstreamConnection, type UpstreamHandler } from "./upstream_connection.ts";
 
@@ -320,9 +320,10 @@ export class Pool implements UpstreamHandler {
     const forStream = isStreamProcedure(frameProgram(frame), frameProcedure(frame));
     let waiting: Promise<UpstreamConnection> | undefined;
     if (pinnedTo === undefined) {
-      const acquired = this.#scheduler.acquire(forStream);
+      const heavy = frame.length > HEAVY_CALL_BYTES;
+      const acquired = this.#scheduler.acquire(forStream, heavy);
       if (!(acquired instanceof Promise)) {
-        return this.#send(client, frame, acquired, registration, leaving, forStream);
+        return this.#send(client, frame, acquired, registration, leaving, forStream, heavy);
       }
       waiting = acquired;
     }
@@ -340,6 +341,8 @@ export class Pool implements UpstreamHandler {
     waiting: Promise<UpstreamConnection> | undefined,
   ): Promise<void> {
     let connection: UpstreamConnection | undefined;
+    // A call pinned to a connection takes a plain slot there (they are small: deregistrations).
+    const heavy = pinnedTo === undefined && frame.length > HEAVY_CALL_BYTES;
     try {
       if (waiting !== undefined) {
         const acquired = await waiting;
@@ -354,7 +357,7 @@ export class Pool implements UpstreamHandler {
         if (tries === 3) {
           throw new UpstreamError(`Upstream ${this.#options.label} keeps closing the connection`);
         }
-        const acquired = await this.#scheduler.acquire(forStream);
+        const acquired = await this.#scheduler.acquire(forStream, heavy);
         if (this.#pending.tracks(acquired)) connection = acquired;
       }
     } catch (error) {
@@ -362,7 +365,7 @@ export class Pool implements UpstreamHandler {
       if (leaving !== undefined) this.#events.registrations.remove(leaving);
       throw error;
     }
-    await this.#send(client, frame, connection, registration, leaving, forStream);
+    await this.#send(client, frame, connection, registration, leaving, forStream, heavy);
   }
 
   /** Records where the reply to a call goes, rewrites its serial and writes it. */
@@ -373,6 +376,7 @@ export class Pool implements UpstreamHandler {
     registration: Registration | undefined,
     leaving: Registration | undefined,
     forStream: boolean,
+    heavy: boolean,
   ): Promise<void> | undefined {
     if (registration !== undefined) registration.connection = connection;
     const serial = this.#pending.allocate(connection);
@@ -384,6 +388,7 @@ export class Pool implements UpstreamHandler {
       stream: undefined,
       registration,
       leaving,
+      heavy,
     };
     if (forStream) call.stream = this.#streams.open(client, call, connection, serial);
     this.#pending.add(connection, serial, call);
@@ -399,7 +404,7 @@ export class Pool implements UpstreamHandler {
   #onReply(connection: UpstreamConnection, frame: Uint8Array): Promise<void> | undefined {
     const call = this.#pending.take(connection, frameSerial(frame));
     if (call === undefined) return undefined;
-    this.#scheduler.release(connection);
+    this.#scheduler.release(connection, call.heavy);
     const ok = frameStatus(frame) === MessageStatus.OK;
     const client = call.client !== undefined && this.#clients.has(call.client)
       ? call.client

@@ -8,7 +8,11 @@
  * - a connection never has more than `maxInflightPerConnection` slots taken; callers beyond that
  *   wait in arrival order (calls that must go on one given connection wait ahead of them there);
  * - at most one open is under way at a time, and `#opening` is set before any of it runs, so a
- *   dial that fails at once can never leave a settled promise behind to be returned for good.
+ *   dial that fails at once can never leave a settled promise behind to be returned for good;
+ * - heavy calls (frames over {@linkcode HEAVY_CALL_BYTES}) go one per connection, and while the
+ *   pool has more than one connection's worth of room they leave one connection free of them:
+ *   a daemon reads a connection's frames in order, so a small call written behind a 32 MiB one
+ *   waits for all of it. Small calls prefer connections with no heavy call on them.
  *
  * @module
  */
@@ -17,6 +21,12 @@ import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import type { UpstreamConnection } from "./upstream_connection.ts";
+
+/**
+ * A call frame longer than this is heavy: it is placed apart from small calls. The same as the
+ * per-client allowance of the buffer budget, past which a frame is a large one.
+ */
+export const HEAVY_CALL_BYTES = 65536;
 
 /** Options for {@linkcode ConnectionScheduler}. */
 export interface SchedulerOptions {
@@ -51,11 +61,15 @@ export interface SchedulerOptions {
 /** A connection's load, known only to the scheduler. */
 interface Load {
   inflight: number;
+  /** Heavy calls outstanding (0 or 1). */
+  heavy: number;
   /** When it last had a call taken or answered (ms since epoch). */
   idleSince: number;
 }
 
 interface Waiter {
+  /** Whether it waits to send a heavy call. */
+  heavy: boolean;
   resolve: (connection: UpstreamConnection) => void;
   reject: (error: Error) => void;
   /** When it stops waiting for a restarted daemon (ms since epoch); Infinity otherwise. */
@@ -166,30 +180,40 @@ export class ConnectionScheduler {
     this.release(await this.acquire(false));
   }
 
-  /** A connection with room, the least loaded; waits in arrival order when all are full. */
-  acquire(forStream: boolean): UpstreamConnection | Promise<UpstreamConnection> {
+  /**
+   * A connection with room, the least loaded; waits in arrival order when all are full. A heavy
+   * call (see {@linkcode HEAVY_CALL_BYTES}) takes only a connection with no other heavy call,
+   * and not the last one free of them; give its slot back with `release(connection, true)`.
+   */
+  acquire(forStream: boolean, heavy = false): UpstreamConnection | Promise<UpstreamConnection> {
     const max = this.#options.maxInflightPerConnection;
     const streamsOn = this.#options.streamsOn;
+    const heavyRoom = heavy && this.#heavyRoom();
     let best: UpstreamConnection | undefined;
     let bestLoad = Infinity;
     for (const [connection, load] of this.#load) {
       if (load.inflight >= max || connection.closed) continue;
-      // A stream weighs a whole connection's worth of calls when placing another stream.
-      const weight = load.inflight + streamsOn(connection) * (forStream ? max : 1);
+      if (heavy && (!heavyRoom || load.heavy > 0)) continue;
+      // A stream weighs a whole connection's worth of calls when placing another stream, and a
+      // heavy call a whole connection's worth when placing a small one.
+      const weight = load.inflight + streamsOn(connection) * (forStream ? max : 1) +
+        load.heavy * max;
       if (weight < bestLoad) {
         best = connection;
         bestLoad = weight;
       }
     }
     const canGrow = this.#canGrow();
-    if (best !== undefined && !(forStream && streamsOn(best) > 0 && canGrow)) {
-      this.#take(best);
+    const crowded = best !== undefined && canGrow &&
+      ((forStream && streamsOn(best) > 0) || (!heavy && this.#load.get(best)!.heavy > 0));
+    if (best !== undefined && !crowded) {
+      this.#take(best, heavy);
       return best;
     }
     const wait = this.#options.restartWaitMs;
     const deadline = wait === undefined ? Infinity : Date.now() + wait;
     const waiting = new Promise<UpstreamConnection>((resolve, reject) =>
-      this.#waiters.push({ resolve, reject, deadline })
+      this.#waiters.push({ heavy, resolve, reject, deadline })
     );
     if (canGrow) this.#open().catch(() => {});
     return waiting;
@@ -203,7 +227,7 @@ export class ConnectionScheduler {
     const load = this.#load.get(connection);
     if (load === undefined) return undefined;
     if (load.inflight < this.#options.maxInflightPerConnection) {
-      this.#take(connection);
+      this.#take(connection, false);
       return undefined;
     }
     return new Promise((resolve) => {
@@ -213,11 +237,15 @@ export class ConnectionScheduler {
     });
   }
 
-  /** A call on `connection` was answered: its slot goes to a pinned call, else to a waiter. */
-  release(connection: UpstreamConnection): void {
+  /**
+   * A call on `connection` was answered (`heavy`: a heavy one): its slot goes to a pinned call,
+   * else to the first waiter it suits.
+   */
+  release(connection: UpstreamConnection, heavy = false): void {
     const load = this.#load.get(connection);
     if (load === undefined) return;
     load.inflight--;
+    if (heavy) load.heavy--;
     load.idleSince = Date.now();
     if (connection.closed || load.inflight >= this.#options.maxInflightPerConnection) return;
     const pinned = this.#pinned.get(connection);
@@ -226,10 +254,7 @@ export class ConnectionScheduler {
       pinned.shift()!();
       return;
     }
-    if (this.#waiters.length > 0) {
-      load.inflight++;
-      this.#waiters.shift()!.resolve(connection);
-    }
+    if (this.#waiters.length > 0) this.#serveWaiters(connection, load);
   }
 
   /** `connection` ended: forget it, wake calls pinned to it, reopen if calls are waiting. */
@@ -251,10 +276,36 @@ export class ConnectionScheduler {
     }
   }
 
-  #take(connection: UpstreamConnection): void {
+  #take(connection: UpstreamConnection, heavy: boolean): void {
     const load = this.#load.get(connection)!;
     load.inflight++;
+    if (heavy) load.heavy++;
     load.idleSince = Date.now();
+  }
+
+  /**
+   * Whether one more connection may carry a heavy call: all but one of the pool's connections
+   * (counting those it may still open), and at least one.
+   */
+  #heavyRoom(): boolean {
+    let carrying = 0;
+    for (const load of this.#load.values()) if (load.heavy > 0) carrying++;
+    return carrying < Math.max(1, this.#options.poolMax - 1);
+  }
+
+  /** Gives `connection`'s free slots to waiters in arrival order, each that it suits. */
+  #serveWaiters(connection: UpstreamConnection, load: Load): void {
+    const max = this.#options.maxInflightPerConnection;
+    for (let i = 0; i < this.#waiters.length && load.inflight < max;) {
+      const waiter = this.#waiters[i];
+      if (waiter.heavy && (load.heavy > 0 || !this.#heavyRoom())) {
+        i++;
+        continue;
+      }
+      this.#waiters.splice(i, 1);
+      this.#take(connection, waiter.heavy);
+      waiter.resolve(connection);
+    }
   }
 
   #canGrow(): boolean {
@@ -304,17 +355,13 @@ export class ConnectionScheduler {
       else if (this.#load.size === 0) this.#failWaiters(failure);
       throw failure;
     }
-    const load: Load = { inflight: 0, idleSince: Date.now() };
+    const load: Load = { inflight: 0, heavy: 0, idleSince: Date.now() };
     this.#load.set(connection, load);
     this.#opened++;
     this.#backoffMs = 0;
     this.#lastError = undefined;
     this.#options.onOpen(connection);
-    const max = this.#options.maxInflightPerConnection;
-    while (this.#waiters.length > 0 && load.inflight < max) {
-      load.inflight++;
-      this.#waiters.shift()!.resolve(connection);
-    }
+    this.#serveWaiters(connection, load);
     return connection;
   }
 

@@ -65,8 +65,8 @@ function setup(options: Partial<SchedulerOptions> & { dial?: () => Promise<FakeC
       return dials;
     },
     /** Takes a slot, by name, whether at once or after waiting. */
-    async acquire(forStream = false): Promise<string> {
-      return nameOf(await scheduler.acquire(forStream));
+    async acquire(forStream = false, heavy = false): Promise<string> {
+      return nameOf(await scheduler.acquire(forStream, heavy));
     },
   };
 }
@@ -167,6 +167,67 @@ Deno.test("a stream-opening call grows the pool rather than join a connection wi
     t.streams.set("c1", 1);
     assert.equal(await t.acquire(true), "c2");
     assert.equal(t.dials, 2);
+  } finally {
+    t.scheduler.close("test over");
+  }
+});
+
+Deno.test("a small call avoids a connection carrying a heavy call, growing the pool for it", async () => {
+  const t = setup({ poolMax: 3, maxInflightPerConnection: 8 });
+  try {
+    assert.equal(await t.acquire(false, true), "c1");
+    assert.equal(await t.acquire(), "c2", "c1 carries a heavy call: a new connection");
+    assert.equal(await t.acquire(), "c2");
+    assert.equal(t.dials, 2);
+    const [c1] = t.made.map(asConnection);
+    t.scheduler.release(c1, true);
+    assert.equal(await t.acquire(), "c1", "the heavy call answered, c1 is the least loaded");
+  } finally {
+    t.scheduler.close("test over");
+  }
+});
+
+Deno.test("heavy calls go one per connection and leave one connection free of them", async () => {
+  const t = setup({ poolMax: 3, maxInflightPerConnection: 8 });
+  try {
+    const order: string[] = [];
+    const heavies = ["h1", "h2", "h3"].map((name) =>
+      Promise.resolve(t.scheduler.acquire(false, true)).then((connection) => {
+        order.push(`${name}@${nameOf(connection)}`);
+        return connection;
+      })
+    );
+    await waitUntil(() => order.length === 2, "two heavy calls placed");
+    await delay(20);
+    assert.deepEqual(
+      order.sort(),
+      ["h1@c1", "h2@c2"],
+      "the third waits: one connection stays free",
+    );
+    const small = await Promise.all([t.acquire(), t.acquire()]);
+    assert.deepEqual(small, ["c3", "c3"], "small calls take the connection free of heavy ones");
+    assert.deepEqual(order.length, 2, "a small call's slot is not a heavy one's");
+    const [c1] = t.made.map(asConnection);
+    t.scheduler.release(c1, true);
+    await Promise.all(heavies);
+    assert.equal(order[2], "h3@c1", "the heavy call waited for c1 to be free of its heavy call");
+  } finally {
+    t.scheduler.close("test over");
+  }
+});
+
+Deno.test("with poolMax 1, heavy calls take turns on the one connection and small calls pass", async () => {
+  const t = setup({ poolMax: 1, maxInflightPerConnection: 8 });
+  try {
+    assert.equal(await t.acquire(false, true), "c1");
+    let second = "";
+    const waiting = t.acquire(false, true).then((name) => (second = name));
+    assert.equal(await t.acquire(), "c1", "a small call goes on at once");
+    await delay(20);
+    assert.equal(second, "", "the second heavy call waits for the first's answer");
+    t.scheduler.release(asConnection(t.made[0]), true);
+    await waiting;
+    assert.equal(second, "c1");
   } finally {
     t.scheduler.close("test over");
   }
