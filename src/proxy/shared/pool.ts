@@ -18,7 +18,6 @@
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
 import { MessageStatus, MessageType } from "../../wire/constants.ts";
-import { encodeErrorReply } from "../../wire/error_reply.ts";
 import {
   frameProcedure,
   frameProgram,
@@ -31,16 +30,18 @@ import {
 import { encodeMessage } from "../../wire/message.ts";
 import { isStreamProcedure } from "../../wire/procedure_names.ts";
 import { UpstreamError } from "../upstream_error.ts";
+import { connectionLost, type PoolParts } from "./connection_loss.ts";
 import { EventFanout } from "./event_fanout.ts";
 import type { PoolClient } from "./pool_client.ts";
 import type { PoolOptions } from "./pool_options.ts";
-import type { PoolStats } from "./pool_stats.ts";
-import { type PendingCall, PendingCalls, pendingHeader } from "./pending_calls.ts";
+import { collectPoolStats, type PoolStats } from "./pool_stats.ts";
+import { type PendingCall, PendingCalls } from "./pending_calls.ts";
 import { classifyRegistrationCall, type Registration } from "./registrations.ts";
 import { RestartSurvival } from "./restart_survival.ts";
 import { ConnectionScheduler, HEAVY_CALL_BYTES } from "./scheduler.ts";
+import { dialPoolConnection } from "./pool_dial.ts";
 import { StreamRoutes } from "./stream_routes.ts";
-import { UpstreamConnection, type UpstreamHandler } from "./upstream_connection.ts";
+import type { UpstreamConnection, UpstreamHandler } from "./upstream_connection.ts";
 
 export type { PoolClient } from "./pool_client.ts";
 export type { PoolOptions } from "./pool_options.ts";
@@ -60,6 +61,8 @@ export class Pool implements UpstreamHandler {
   #reserved = 0;
   /** What differs with `survive_restart`; undefined when it is off. */
   readonly #survival: RestartSurvival | undefined;
+  /** The parts a connection's end touches. */
+  readonly #parts: PoolParts;
 
   /** Makes an empty pool; connections open on demand. */
   constructor(options: PoolOptions) {
@@ -80,7 +83,7 @@ export class Pool implements UpstreamHandler {
       poolMax: options.poolMax,
       maxInflightPerConnection: options.maxInflightPerConnection,
       idleMs: options.idleMs,
-      open: () => this.#dialAndOpen(),
+      open: () => dialPoolConnection(options, this.#log),
       onOpen: (connection) => this.#opened(connection),
       streamsOn: (connection) => this.#streams.countOn(connection),
       holdsState: (connection) =>
@@ -98,6 +101,17 @@ export class Pool implements UpstreamHandler {
       logger: options.logger,
       counters: options.counters,
     });
+    this.#parts = {
+      label: options.label,
+      clients: this.#clients,
+      pending: this.#pending,
+      streams: this.#streams,
+      events: this.#events,
+      scheduler: this.#scheduler,
+      survival: this.#survival,
+      logger: options.logger,
+      counters: options.counters,
+    };
   }
 
   /** Open connections now. */
@@ -112,21 +126,11 @@ export class Pool implements UpstreamHandler {
 
   /** What the pool holds now. */
   get stats(): PoolStats {
-    const scheduler = this.#scheduler;
-    let streams = 0;
-    for (const connection of scheduler.connections()) streams += this.#streams.countOn(connection);
-    return {
+    return collectPoolStats(this.#scheduler, this.#streams, {
       clients: this.#clients.size,
       waitingClients: this.#reserved,
-      connections: scheduler.size,
-      busy: scheduler.busy,
-      opening: scheduler.opening,
-      inflight: scheduler.inflight,
-      queued: scheduler.queued,
-      streams,
       registrations: this.#events.registrations.size,
-      opened: scheduler.opened,
-    };
+    });
   }
 
   /** True when the pool holds nothing: no client, connection, opening or waiting call. */
@@ -223,54 +227,11 @@ export class Pool implements UpstreamHandler {
   }
 
   /**
-   * A connection ended: answer its calls, close the clients that depended on it. Surviving
-   * restarts, clients stay instead: their calls are answered with the error, their streams end
-   * with it, and their event registrations wait to be made again on the next connection.
+   * A connection ended: answer its calls, close the clients that depended on it (see
+   * {@linkcode connectionLost}); surviving restarts, clients stay.
    */
   onClosed(connection: UpstreamConnection, reason: string): void {
-    const surviving = this.#survival !== undefined && !this.#scheduler.retired(connection);
-    if (!this.#scheduler.retired(connection)) this.#options.counters?.upstreamLost();
-    const pending = this.#pending.lost(connection);
-    const message = `Upstream ${this.#options.label} ${reason}`;
-    const affected = new Set<PoolClient>();
-    const answers: Promise<void>[] = [];
-    const answer = (client: PoolClient, header: Header, type?: number) => {
-      if (!this.#clients.has(client)) return;
-      if (!surviving) affected.add(client);
-      const answered = client.deliver(encodeErrorReply(header, message, { type }));
-      if (answered !== undefined) answers.push(answered.catch(() => {}));
-    };
-    for (const call of pending?.values() ?? []) {
-      if (call.client !== undefined) answer(call.client, pendingHeader(call, call.clientSerial));
-      for (const waiter of call.registration?.waiting ?? []) {
-        answer(waiter.client, pendingHeader(call, waiter.serial));
-      }
-    }
-    if (surviving) this.#survival!.lost(connection, reason, pending?.size ?? 0, answer);
-    // Counted after the calls are answered, so that a reopen cannot race their answers.
-    this.#scheduler.lost(connection);
-    if (pending === undefined || surviving) return;
-    for (const client of this.#streams.connectionLost(connection)) affected.add(client);
-    for (const client of this.#events.registrations.connectionLost(connection)) {
-      affected.add(client);
-    }
-    if (!this.#scheduler.retired(connection) && this.#scheduler.size === 0) {
-      // The pool lost its last connection to a failure: every client sees the daemon go, as it
-      // would on its own connection (its close callback fires), not just those with state there.
-      for (const client of this.#clients) affected.add(client);
-    }
-    if (pending.size > 0 || affected.size > 0) {
-      this.#log.warning("Upstream connection lost", {
-        connection: connection.id,
-        reason,
-        calls: pending.size,
-        clients: affected.size,
-      });
-    }
-    // Clients whose state lived on the connection see it die, as they would a daemon.
-    void Promise.all(answers).then(() => {
-      for (const client of affected) client.lost(message);
-    });
+    connectionLost(this.#parts, connection, reason);
   }
 
   /** Closes every connection: the proxy is stopping. */
@@ -287,23 +248,6 @@ export class Pool implements UpstreamHandler {
     this.#pending.opened(connection);
     void connection.run(this);
     this.#survival?.opened(connection, this.#clients);
-  }
-
-  /** Dials and opens one connection with the pool's name and flags. */
-  async #dialAndOpen(): Promise<UpstreamConnection> {
-    const channel = await this.#options.dial();
-    return await UpstreamConnection.open(channel, {
-      openName: this.#options.openName,
-      openFlags: this.#options.openFlags,
-      maxFrameBytes: this.#options.maxFrameBytes,
-      keepaliveIntervalMs: this.#options.keepaliveIntervalMs,
-      keepaliveCount: this.#options.keepaliveCount,
-      label: this.#options.label,
-      logger: this.#log,
-      timeoutMs: this.#options.connectTimeoutMs,
-      identify: this.#options.restartWaitMs !== undefined,
-      sasl: this.#options.sasl,
-    });
   }
 
   /**

@@ -20,6 +20,7 @@
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
 import { UpstreamError } from "../upstream_error.ts";
+import { OpenBackoff } from "./open_backoff.ts";
 import type { UpstreamConnection } from "./upstream_connection.ts";
 
 /**
@@ -76,13 +77,6 @@ interface Waiter {
   deadline: number;
 }
 
-/** Longest wait between two failed opens. */
-const MAX_BACKOFF_MS = 30000;
-/** Longest wait between two failed opens while surviving a daemon restart. */
-const RESTART_BACKOFF_MS = 2000;
-/** First wait after a failed open. */
-const MIN_BACKOFF_MS = 250;
-
 /** Chooses connections for calls and keeps the pool's connection count right. */
 export class ConnectionScheduler {
   readonly #options: SchedulerOptions;
@@ -94,9 +88,7 @@ export class ConnectionScheduler {
   readonly #retiring = new WeakSet<UpstreamConnection>();
   #opening: Promise<UpstreamConnection> | undefined;
   #openingCount = 0;
-  #backoffMs = 0;
-  #retryAt = 0;
-  #lastError: UpstreamError | undefined;
+  readonly #backoff: OpenBackoff;
   #opened = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -105,6 +97,7 @@ export class ConnectionScheduler {
   /** A scheduler with no connection yet. */
   constructor(options: SchedulerOptions) {
     this.#options = options;
+    this.#backoff = new OpenBackoff(options.restartWaitMs !== undefined);
     // Surviving restarts, the same sweep fails calls that waited restart_wait: look often enough.
     const sweepMs = options.restartWaitMs === undefined
       ? options.idleMs / 4
@@ -315,8 +308,8 @@ export class ConnectionScheduler {
   /** Opens one more connection; waiters get its slots. Failures back off exponentially. */
   #open(): Promise<UpstreamConnection> {
     if (this.#opening !== undefined) return this.#opening;
-    if (Date.now() < this.#retryAt && this.#lastError !== undefined) {
-      const error = this.#lastError;
+    const error = this.#backoff.blocking(Date.now());
+    if (error !== undefined) {
       if (this.#options.restartWaitMs === undefined) this.#failWaiters(error);
       return Promise.reject(error);
     }
@@ -342,14 +335,10 @@ export class ConnectionScheduler {
       connection = await this.#options.open();
     } catch (error) {
       const failure = UpstreamError.from(error);
-      this.#lastError = failure;
-      // Surviving a restart, look again often: the daemon is expected back within seconds.
-      const max = this.#options.restartWaitMs === undefined ? MAX_BACKOFF_MS : RESTART_BACKOFF_MS;
-      this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, MIN_BACKOFF_MS), max);
-      this.#retryAt = Date.now() + this.#backoffMs;
+      const retryMs = this.#backoff.failed(failure);
       this.#options.logger.warning("Cannot open upstream connection", {
         error: errorMessage(failure),
-        retryMs: this.#backoffMs,
+        retryMs,
       });
       if (this.#options.restartWaitMs !== undefined) this.#retryLater();
       else if (this.#load.size === 0) this.#failWaiters(failure);
@@ -358,8 +347,7 @@ export class ConnectionScheduler {
     const load: Load = { inflight: 0, heavy: 0, idleSince: Date.now() };
     this.#load.set(connection, load);
     this.#opened++;
-    this.#backoffMs = 0;
-    this.#lastError = undefined;
+    this.#backoff.succeeded();
     this.#options.onOpen(connection);
     this.#serveWaiters(connection, load);
     return connection;
@@ -382,7 +370,7 @@ export class ConnectionScheduler {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#load.size === 0 && this.#wantsConnection()) this.#open().catch(() => {});
-    }, this.#backoffMs);
+    }, this.#backoff.delayMs);
     Deno.unrefTimer(this.#retryTimer);
   }
 
@@ -390,7 +378,8 @@ export class ConnectionScheduler {
   #expireWaiters(now: number): void {
     if (this.#waiters.length === 0 || this.#waiters[0].deadline > now) return;
     const wait = Math.round((this.#options.restartWaitMs ?? 0) / 100) / 10;
-    const cause = this.#lastError === undefined ? "" : `: ${this.#lastError.message}`;
+    const last = this.#backoff.lastError;
+    const cause = last === undefined ? "" : `: ${last.message}`;
     const error = new UpstreamError(
       `Upstream ${this.#options.label ?? ""} did not come back within ${wait} s (restart_wait)` +
         cause,
