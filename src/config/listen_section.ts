@@ -1,6 +1,7 @@
 /**
- * `[[listen]]`: its keys, types, bounds and defaults, declared once, and its reader, with the
- * checks against the upstreams a listener names.
+ * `[[listen]]`: its keys, types, bounds and defaults, declared once, and its reader. The keys
+ * naming upstreams are read by listen_upstreams.ts, those of a network front by
+ * network_listener.ts.
  *
  * @module
  */
@@ -10,7 +11,6 @@ import { PROGRAM_NAMES } from "../wire/constants.ts";
 import { resolveProcedureName } from "../wire/procedure_names.ts";
 import {
   type Checker,
-  closest,
   describe,
   quote,
   requiredString,
@@ -26,9 +26,14 @@ import {
   type Reader,
   readSection,
   secondsUpTo,
-  stringValue,
 } from "./_section.ts";
 import { MAX_CLIENTS, MAX_SECONDS, messageBytes } from "./limits_section.ts";
+import {
+  checkRouting,
+  readAllowUpstreams,
+  readUpstream,
+  type UpstreamNames,
+} from "./listen_upstreams.ts";
 import type { KeyPath } from "./locate.ts";
 import { checkFront, FRONT_KEYS, type FrontConfig, isFront } from "./network_listener.ts";
 import { type CheckedUpstream, UPSTREAM_NAME } from "./upstream_section.ts";
@@ -143,8 +148,7 @@ export type ListenerDefaults = Pick<
 >;
 
 /** What reading one listener needs: the valid upstream names, the sockets taken so far. */
-interface ListenContext {
-  names: string[];
+interface ListenContext extends UpstreamNames {
   sockets: Map<string, KeyPath>;
   /** Network fronts' addresses taken so far. */
   addresses: Map<string, KeyPath>;
@@ -281,59 +285,6 @@ export function readMode(checker: Checker, section: Section, key: string): numbe
   return bits;
 }
 
-/** The listener's upstream; when absent, the only upstream there is. */
-function readUpstream(
-  checker: Checker,
-  section: Section,
-  key: string,
-  { names }: ListenContext,
-): string | undefined {
-  if (!Object.hasOwn(section.table, key)) {
-    if (names.length === 1) return names[0];
-    checker.report(
-      section.path,
-      names.length === 0
-        ? `missing required key "upstream" in [[listen]], and no [[upstream]] is defined`
-        : `missing required key "upstream" in [[listen]]: there are ${names.length} ` +
-          `upstreams (${names.map(quote).join(", ")})`,
-    );
-    return undefined;
-  }
-  const upstream = stringValue(checker, section, key, undefined);
-  if (upstream !== undefined) checkUpstreamName(checker, [...section.path, key], upstream, names);
-  return upstream;
-}
-
-function readAllowUpstreams(
-  checker: Checker,
-  section: Section,
-  key: string,
-  { names }: ListenContext,
-): string[] | undefined {
-  const allowUpstreams = stringArray(checker, section, key);
-  const allowed = section.table[key];
-  for (const [index, name] of (Array.isArray(allowed) ? allowed : []).entries()) {
-    if (typeof name !== "string") continue;
-    checkUpstreamName(checker, [...section.path, key, index], name, names);
-  }
-  return allowUpstreams;
-}
-
-function checkUpstreamName(checker: Checker, path: KeyPath, name: string, names: string[]): void {
-  if (names.includes(name)) return;
-  if (names.length === 0) {
-    checker.report(path, `unknown upstream ${quote(name)}: no [[upstream]] is defined`);
-    return;
-  }
-  const suggestion = closest(name, names);
-  checker.report(
-    path,
-    suggestion !== undefined
-      ? `unknown upstream ${quote(name)}; did you mean ${quote(suggestion)}?`
-      : `unknown upstream ${quote(name)}; defined upstreams: ${names.map(quote).join(", ")}`,
-  );
-}
-
 /** A list of procedure names, each checked against libvirt 9.0's procedure tables. */
 function readProcedures(checker: Checker, section: Section, key: string): string[] | undefined {
   const names = stringArray(checker, section, key);
@@ -402,39 +353,4 @@ function accountIds(database: AccountDatabase): Reader<number[], unknown> {
     }
     return ids;
   };
-}
-
-/**
- * `route_by_name` works on shared pools only: the proxy must answer the handshake itself to
- * learn the name before it picks an upstream. So the listener's upstream and every upstream it
- * may route to must have `share = true`, and there must be some to route to.
- */
-function checkRouting(
-  checker: Checker,
-  section: Section,
-  listener: ListenerConfig,
-  upstreams: CheckedUpstream[],
-): void {
-  const shared = (name: string) => upstreams.find((u) => u.config.name === name)?.config.share;
-  if (listener.allowUpstreams.length === 0) {
-    checker.report(
-      [...section.path, "route_by_name"],
-      `"route_by_name" needs "allow_upstreams": the upstreams a client may pick by name`,
-    );
-  }
-  if (shared(listener.upstream) === false) {
-    checker.report(
-      [...section.path, "route_by_name"],
-      `"route_by_name" needs share = true on upstream ${quote(listener.upstream)}: only a ` +
-        `shared pool answers the handshake itself and so learns the name before connecting`,
-    );
-  }
-  listener.allowUpstreams.forEach((name, index) => {
-    if (shared(name) === false) {
-      checker.report(
-        [...section.path, "allow_upstreams", index],
-        `upstream ${quote(name)} needs share = true to be picked by "route_by_name"`,
-      );
-    }
-  });
 }

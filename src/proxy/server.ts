@@ -1,7 +1,7 @@
 /**
  * `virtmux serve`: listeners on unix sockets and network fronts (TLS, TCP), a session per accepted
- * client, and an orderly shutdown that stops accepting, lets outstanding calls finish, and removes
- * the socket files.
+ * client (open_session.ts makes it), and an orderly shutdown that stops accepting, lets
+ * outstanding calls finish, and removes the socket files.
  *
  * @module
  */
@@ -12,22 +12,18 @@ import type { Channel } from "../transport/channel.ts";
 import type { NetworkListener } from "../transport/net_listener.ts";
 import type { TlsListener } from "../transport/tls_listener.ts";
 import { listenUnix, resolveGroup, type UnixSocketListener } from "../transport/unix_listener.ts";
-import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import type { ServerCounters } from "./counters.ts";
-import { DedicatedSession } from "./dedicated/session.ts";
-import { dnRefusal, openFront, tlsFrontOptions } from "./front.ts";
+import { openFront, tlsFrontOptions } from "./front.ts";
 import { admissionRefusal, clientIdentity, clientLogFields } from "./admission.ts";
+import { type OpenedSession, openSession } from "./open_session.ts";
 import { refuseClient } from "./refuse_client.ts";
 import type { SessionObservers } from "./observer.ts";
 import type { ClientSession } from "./session.ts";
 import type { ClientSnapshot, ServerSnapshot } from "./server_snapshot.ts";
 import { buildSnapshot } from "./server_snapshot_build.ts";
 import { PoolRegistry } from "./shared/pool_registry.ts";
-import type { Pool } from "./shared/pool.ts";
-import { SharedSession } from "./shared/session.ts";
-import { checksPeers, type ListenerSpec, upstreamLabel, type UpstreamSpec } from "./spec.ts";
+import { checksPeers, type ListenerSpec, type UpstreamSpec } from "./spec.ts";
 import { dialUpstream } from "./upstream_dial.ts";
-import { UpstreamError } from "./upstream_error.ts";
 
 /** How long a replaced socket goes on accepting after the new one took its path. */
 const RETIRE_MS = 1000;
@@ -57,7 +53,7 @@ export interface ServerOptions {
 
 /** A connected client, for {@linkcode Server.snapshot} and {@linkcode Server.disconnect}. */
 interface ClientEntry {
-  session: DedicatedSession | SharedSession;
+  session: OpenedSession;
   info: Omit<ClientSnapshot, "inflight" | "calls">;
 }
 
@@ -333,33 +329,14 @@ export class Server {
         log.info("Client connected");
         const observer = this.#options.observers?.observe(identity, observed);
         this.#options.counters?.clientAccepted(spec.socket);
-        const session = spec.upstream.share
-          ? new SharedSession(conn, {
-            id,
-            logger: log,
-            maxFrameBytes: spec.maxFrameBytes,
-            maxInflight: spec.maxInflightPerClient,
-            readonly: spec.readonly,
-            programs: spec.programs,
-            policy: spec.policy,
-            timeouts: spec.timeouts,
-            budget: spec.budget,
-            poolFor: (name, flags) => this.#pool(spec, name, flags, accepted.certificateDn, log),
-            keepalive: spec.clientKeepalive,
-            observer,
-          })
-          : new DedicatedSession(conn, this.#dial(spec.upstream, spec.readonly), {
-            logger: log,
-            upstreamLabel: upstreamLabel(spec.upstream),
-            maxFrameBytes: spec.maxFrameBytes,
-            maxInflight: spec.maxInflightPerClient,
-            readonly: spec.readonly,
-            programs: spec.programs,
-            policy: spec.policy,
-            timeouts: spec.timeouts,
-            budget: spec.budget,
-            observer,
-          });
+        const session = openSession(conn, spec, {
+          id,
+          logger: log,
+          certificateDn: accepted.certificateDn,
+          observer,
+          dial: (upstream, readonly) => this.#dial(upstream, readonly),
+          pools: this.#pools,
+        });
         this.#sessions.set(session, runtime);
         this.#clients.set(id, {
           session,
@@ -399,32 +376,6 @@ export class Server {
       logger: this.#log,
       counters: this.#options.counters,
       dialer: this.#options.dialUpstream,
-    });
-  }
-
-  /**
-   * The pool for an open of `name` with `flags` through `spec`, made on first use. With
-   * `route_by_name`, a name that is one of the listener's routes picks that upstream, opened
-   * with its own open name.
-   */
-  #pool(
-    spec: ListenerSpec,
-    name: string | null,
-    flags: number,
-    dn?: string,
-    log?: Logger,
-  ): Pool {
-    const routed = name === null ? undefined : spec.routes.get(name);
-    const refusal = dnRefusal(spec, routed ?? spec.upstream, dn);
-    if (refusal !== undefined) {
-      log?.warning("Open refused: DN not allowed", { reason: refusal });
-      throw new UpstreamError(refusal, ErrorCode.ACCESS_DENIED, ErrorDomain.RPC);
-    }
-    return this.#pools.get({
-      upstream: routed ?? spec.upstream,
-      openName: routed !== undefined ? routed.uri.openName : name,
-      flags,
-      maxFrameBytes: spec.maxFrameBytes,
     });
   }
 }

@@ -12,24 +12,11 @@ function read(text: string) {
 }
 
 const HV1 = '[[upstream]]\nname = "hv1"\nuri = "test:///default"\n';
-const SHARED = '[[upstream]]\nname = "s1"\nuri = "test:///default"\nshare = true\n' +
-  '[[upstream]]\nname = "s2"\nuri = "test:///default"\nshare = true\n';
 
 Deno.test("[[listen]] takes the only upstream there is, and the defaults", () => {
   const { listeners, problems } = read(`${HV1}[[listen]]\nsocket = "/run/a.sock"\n`);
   assert.deepEqual(problems, []);
   assert.deepEqual(listeners, [{ ...LISTEN_DEFAULTS, socket: "/run/a.sock", upstream: "hv1" }]);
-});
-
-Deno.test("[[listen]] with several upstreams must name one it knows", () => {
-  const { problems } = read(
-    SHARED +
-      '[[listen]]\nsocket = "/run/a.sock"\n[[listen]]\nsocket = "/run/b.sock"\nupstream = "s3"\n',
-  );
-  assert.deepEqual(problems, [
-    `9:1: missing required key "upstream" in [[listen]]: there are 2 upstreams ("s1", "s2")`,
-    `13:1: unknown upstream "s3"; did you mean "s1"?`,
-  ]);
 });
 
 Deno.test("[[listen]] sockets must be absolute, short enough and unique", () => {
@@ -60,23 +47,5 @@ Deno.test("[[listen]] mode, programs and procedures are checked item by item", (
     `7:23: unknown program "kvm" in "programs": use "remote", "qemu", "lxc", "admin"`,
     `8:38: unknown procedure "NO_SUCH_PROC" in "deny_procedures": use libvirt's names, e.g. ` +
     `"DOMAIN_DESTROY", "REMOTE_PROC_DOMAIN_DESTROY" or "virDomainDestroy"`,
-  ]);
-});
-
-Deno.test("[[listen]] route_by_name needs allowed upstreams, all of them shared", () => {
-  const ok = read(
-    SHARED +
-      '[[listen]]\nsocket = "/run/a.sock"\nupstream = "s1"\nroute_by_name = true\n' +
-      'allow_upstreams = ["s2"]\n',
-  );
-  assert.deepEqual(ok.problems, []);
-  assert.deepEqual(ok.listeners[0].allowUpstreams, ["s2"]);
-  const bad = read(
-    HV1 + '[[listen]]\nsocket = "/run/a.sock"\nroute_by_name = true\n',
-  );
-  assert.deepEqual(bad.problems, [
-    `6:1: "route_by_name" needs "allow_upstreams": the upstreams a client may pick by name`,
-    `6:1: "route_by_name" needs share = true on upstream "hv1": only a shared pool answers the ` +
-    `handshake itself and so learns the name before connecting`,
   ]);
 });
