@@ -2,15 +2,16 @@
  * `deno task bench [--quick] [--only ID,ID]`: runs every figure of the benchmark issue and
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
- * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls, decode, audit, attack.
+ * Figure ids for `--only`: bench/plan.ts's RUN_ORDER. With `--only`, the figures not run are kept
+ * from the previous BENCHMARKS.json (bench/merge_report.ts).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { taskArgs } from "../tools/task_args.ts";
-import { errorMessage } from "../src/log/error_message.ts";
+import { benchOptions } from "./cli_options.ts";
+import { mergeReports, readPreviousReport } from "./merge_report.ts";
+import { FULL, QUICK, RUN_ORDER } from "./plan.ts";
+import { requireTools } from "./tools_check.ts";
 import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
@@ -34,62 +35,6 @@ import { loadAverage, machineFacts } from "./machine.ts";
 import { type Figure, type Report, writeReport } from "./report.ts";
 import { type Rig, startRig } from "./rig.ts";
 
-/** Sizes of a run. */
-export interface Plan {
-  /** Samples per path for the noisy figures. */
-  rounds: number;
-  /** Timed calls per connection at 16 connections. */
-  calls16: number;
-  /** Timed calls per connection at 100 connections. */
-  calls100: number;
-  /** Timed calls on the single-connection latency figure. */
-  callsLatency: number;
-  /** 256 KiB STREAM frames per stream sample. */
-  streamChunks: number;
-  /** Sequential clients for the upstream-connection figure. */
-  sequentialClients: number;
-  /** Idle clients for the memory figure. */
-  idleClients: number;
-  /** Samples per path for the memory figure. */
-  memoryRounds: number;
-  /** Samples per target of one-shot virsh figures. */
-  virshRounds: number;
-  /** python-libvirt threads and calls per thread. */
-  pythonThreads: number;
-  /** python-libvirt calls per thread. */
-  pythonCalls: number;
-}
-
-/** The full run (about 15 minutes). */
-export const FULL: Plan = {
-  rounds: 7,
-  calls16: 3000,
-  calls100: 600,
-  callsLatency: 5000,
-  streamChunks: 4096,
-  sequentialClients: 1000,
-  idleClients: 10000,
-  memoryRounds: 3,
-  virshRounds: 9,
-  pythonThreads: 8,
-  pythonCalls: 500,
-};
-
-/** The quick run (about 2 minutes). */
-export const QUICK: Plan = {
-  rounds: 3,
-  calls16: 400,
-  calls100: 80,
-  callsLatency: 800,
-  streamChunks: 1024,
-  sequentialClients: 300,
-  idleClients: 2000,
-  memoryRounds: 1,
-  virshRounds: 3,
-  pythonThreads: 4,
-  pythonCalls: 200,
-};
-
 /** Fast-upstream shared pool: most connections. */
 const POOL_MAX = 4;
 /** Fast-upstream shared pool: calls per connection (the fast daemon has no request limit). */
@@ -111,69 +56,15 @@ async function withRig<T>(rig: Rig, body: (rig: Rig) => Promise<T>): Promise<T> 
   }
 }
 
-const USAGE = `Usage: deno task bench [--quick] [--only ID,ID]
-
-Runs the benchmark figures (about 7 minutes; --quick about 2) and writes BENCHMARKS.md and
-BENCHMARKS.json. Figure ids for --only: upstream, calls, latency, stream, pinned, memory, virsh,
-python, ssh, tls.`;
-
-/** The command line: the options, or undefined after printing help; exits 2 on a usage error. */
-function options(): { quick: boolean; only?: string } | undefined {
-  try {
-    const { values } = parseArgs({
-      args: taskArgs(Deno.args),
-      options: {
-        quick: { type: "boolean", default: false },
-        only: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (!values.help) return values;
-    console.log(USAGE);
-    return undefined;
-  } catch (error) {
-    console.error(`bench: ${errorMessage(error)}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
-
-/** Commands the figures run, and the Debian package each comes from. */
-const TOOLS: readonly [string, string][] = [
-  ["libvirtd", "libvirt-daemon"],
-  ["virsh", "libvirt-clients"],
-  ["virt-admin", "libvirt-clients"],
-  ["socat", "socat"],
-  ["haproxy", "haproxy"],
-  ["sshd", "openssh-server"],
-  ["taskset", "util-linux"],
-  ["prlimit", "util-linux"],
-];
-
-/** Stops with the apt-get line to run when a command the figures need is missing. */
-function requireTools(): void {
-  const missing = TOOLS.filter(([command]) => {
-    const found = new Deno.Command("sh", {
-      args: ["-c", `command -v ${command} || test -x /usr/sbin/${command}`],
-      stdout: "null",
-    }).outputSync();
-    return !found.success;
-  });
-  if (missing.length === 0) return;
-  const packages = [...new Set(missing.map(([, pkg]) => pkg))].join(" ");
-  console.error(
-    `bench: missing ${missing.map(([command]) => command).join(", ")}; install them with:\n` +
-      `  apt-get install -y --no-install-recommends ${packages}`,
-  );
-  Deno.exit(2);
-}
-
 async function main(): Promise<void> {
-  const values = options();
+  const values = benchOptions();
   if (values === undefined) return;
   requireTools();
   const plan = values.quick ? QUICK : FULL;
   const only = values.only ? new Set(values.only.split(",")) : undefined;
   const want = (id: string) => only === undefined || only.has(id);
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const previous = only === undefined ? undefined : await readPreviousReport(root);
   const began = performance.now();
   const report: Report = {
     date: new Date().toISOString(),
@@ -184,16 +75,16 @@ async function main(): Promise<void> {
     configs: {},
     figures: [],
   };
-  const figures: Figure[] = report.figures;
+  const add = (run: string, ...figures: Figure[]) =>
+    report.figures.push(...figures.map((figure) => ({ ...figure, run })));
   const keep = (name: string, rig: Rig) => {
     report.rigs[name] = rig.commands;
     Object.assign(report.configs, rig.configs);
   };
-  const root = fileURLToPath(new URL("..", import.meta.url));
   const save = async () => {
     report.durationSeconds = (performance.now() - began) / 1000;
     report.machine["load average at end"] = loadAverage();
-    await writeReport(report, root);
+    await writeReport(previous ? mergeReports(previous, report, RUN_ORDER) : report, root);
   };
 
   try {
@@ -206,7 +97,8 @@ async function main(): Promise<void> {
       keep("fast upstream, unpinned", rig);
       await withRig(rig, async () => {
         if (want("upstream")) {
-          figures.push(
+          add(
+            "upstream",
             await measureUpstreamConnections(rig, {
               count: plan.sequentialClients,
               poolMax: POOL_MAX,
@@ -221,7 +113,7 @@ async function main(): Promise<void> {
               rounds: plan.rounds,
               placement: "unpinned",
             });
-            figures.push(throughputFigure(samples), cpuFigure(samples));
+            add("calls", throughputFigure(samples), cpuFigure(samples));
           }
         }
         if (want("latency")) {
@@ -231,10 +123,11 @@ async function main(): Promise<void> {
             rounds: plan.rounds,
             placement: "unpinned",
           });
-          figures.push(latencyFigure(samples));
+          add("latency", latencyFigure(samples));
         }
         if (want("stream")) {
-          figures.push(
+          add(
+            "stream",
             await measureStream(rig, { chunks: plan.streamChunks, rounds: plan.rounds }),
           );
         }
@@ -259,7 +152,7 @@ async function main(): Promise<void> {
             prefix: PIN,
             placement: "pinned",
           });
-          figures.push(throughputFigure(samples), cpuFigure(samples));
+          add("pinned", throughputFigure(samples), cpuFigure(samples));
         }
         const samples = await measureSmallCalls(rig, {
           conns: 1,
@@ -268,7 +161,7 @@ async function main(): Promise<void> {
           prefix: PIN,
           placement: "pinned",
         });
-        figures.push(latencyFigure(samples));
+        add("pinned", latencyFigure(samples));
       });
       await save();
     }
@@ -301,17 +194,18 @@ async function main(): Promise<void> {
         rounds: plan.memoryRounds,
         prefix: NOFILE,
       });
-      figures.push(figure);
+      add("memory", figure);
       await save();
     }
 
     if (want("decode")) {
-      figures.push(await measureAuditDecode({ rounds: plan.rounds }));
+      add("decode", await measureAuditDecode({ rounds: plan.rounds }));
       await save();
     }
 
     if (want("audit")) {
-      figures.push(
+      add(
+        "audit",
         await measureAuditCalls({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
       );
       await save();
@@ -330,7 +224,8 @@ async function main(): Promise<void> {
           keep("real libvirtd, unix", rig);
           await withRig(rig, async () => {
             if (want("virsh")) {
-              figures.push(
+              add(
+                "virsh",
                 await measureVirsh({
                   id: "virsh_unix",
                   title: "One-shot `virsh list --all` over unix, real libvirtd",
@@ -347,7 +242,8 @@ async function main(): Promise<void> {
               );
             }
             if (want("python")) {
-              figures.push(
+              add(
+                "python",
                 await measurePythonThreads(rig, {
                   threads: plan.pythonThreads,
                   calls: plan.pythonCalls,
@@ -370,7 +266,8 @@ async function main(): Promise<void> {
             });
             keep("real libvirtd behind a loopback sshd", rig);
             await withRig(rig, async () => {
-              figures.push(
+              add(
+                "ssh",
                 await measureVirsh({
                   id: "virsh_ssh",
                   title: "One-shot `virsh list --all` over ssh",
@@ -424,7 +321,8 @@ async function main(): Promise<void> {
           });
           keep("real libvirtd over tls", rig);
           await withRig(rig, async () => {
-            figures.push(
+            add(
+              "tls",
               await measureVirsh({
                 id: "virsh_tls",
                 title: "One-shot `virsh list --all` over tls",
@@ -480,7 +378,8 @@ async function main(): Promise<void> {
         });
         keep("memory attack, real libvirtd", rig);
         await withRig(rig, async () => {
-          figures.push(
+          add(
+            "attack",
             await measureMemoryAttack(rig, () => daemon.pid, {
               attackers,
               directAttackers: values.quick ? 5 : 20,
