@@ -18,6 +18,8 @@ import { startSshd } from "../tests/integration/helpers/sshd.ts";
 import { progress } from "./figures/_interleave.ts";
 import { measureAuditCalls } from "./figures/audit_calls.ts";
 import { measureAuditDecode } from "./figures/audit_decode.ts";
+import { measureFront } from "./figures/front.ts";
+import { measureSasl, startSaslLibvirtd } from "./figures/sasl.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measureMemoryAttack } from "./figures/memory_attack.ts";
 import { MAX_FRAME_BYTES } from "../src/wire/constants.ts";
@@ -31,8 +33,9 @@ import {
 import { measureStream } from "./figures/stream.ts";
 import { measureUpstreamConnections } from "./figures/upstream_conns.ts";
 import { measureVirsh } from "./figures/virsh.ts";
+import { measureVirshSsh, measureVirshTls } from "./figures/virsh_remote.ts";
 import { loadAverage, machineFacts } from "./machine.ts";
-import { type Figure, type Report, writeReport } from "./report.ts";
+import { type Figure, type FigureRun, type Report, writeReport } from "./report.ts";
 import { type Rig, startRig } from "./rig.ts";
 
 /** Fast-upstream shared pool: most connections. */
@@ -77,6 +80,11 @@ async function main(): Promise<void> {
   };
   const add = (run: string, ...figures: Figure[]) =>
     report.figures.push(...figures.map((figure) => ({ ...figure, run })));
+  const record = (run: string, name: string, measured: FigureRun) => {
+    add(run, measured.figure);
+    report.rigs[name] = measured.commands;
+    Object.assign(report.configs, measured.configs);
+  };
   const keep = (name: string, rig: Rig) => {
     report.rigs[name] = rig.commands;
     Object.assign(report.configs, rig.configs);
@@ -268,43 +276,7 @@ async function main(): Promise<void> {
             await withRig(rig, async () => {
               add(
                 "ssh",
-                await measureVirsh({
-                  id: "virsh_ssh",
-                  title: "One-shot `virsh list --all` over ssh",
-                  description: "libvirtd behind a loopback sshd (the harness's startSshd; its " +
-                    "ssh wrapper is libvirt's `command=`). direct: virsh's own ssh transport, " +
-                    "one ssh login per run. virtmux: virsh reaches virtmux's unix socket; " +
-                    "virtmux's upstream is the same ssh URI; the shared pool is warm (one run " +
-                    "before sampling), the dedicated one dials ssh per client.",
-                  targets: [
-                    { id: "direct_unix", uri: daemon.uris.unix },
-                    { id: "direct", uri: sshUri },
-                    {
-                      id: "dedicated",
-                      uri: `test+unix:///default?socket=${rig.virtmux!.sockets.dedicated}`,
-                    },
-                    {
-                      id: "shared",
-                      uri: `test+unix:///default?socket=${rig.virtmux!.sockets.shared}`,
-                    },
-                  ],
-                  rounds: plan.virshRounds,
-                  ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
-                  notes: [
-                    "direct, unix socket is virsh straight to libvirtd's own socket: the " +
-                    "floor any path has (virsh start-up, the test driver's work). direct / " +
-                    "floor is the most a proxy could ever save.",
-                  ],
-                  goals: [{
-                    text: "warm shared pool ≥ 10× faster than direct",
-                    metric: "ms",
-                    subject: "shared",
-                    reference: "direct",
-                    invert: true,
-                    op: ">=",
-                    threshold: 10,
-                  }],
-                }),
+                await measureVirshSsh(daemon, rig, sshUri, plan.virshRounds),
               );
             });
           } finally {
@@ -323,41 +295,7 @@ async function main(): Promise<void> {
           await withRig(rig, async () => {
             add(
               "tls",
-              await measureVirsh({
-                id: "virsh_tls",
-                title: "One-shot `virsh list --all` over tls",
-                description: "libvirtd's TLS port with the harness's PKI (`pkipath=`). direct: " +
-                  "virsh's own TLS handshake per run. virtmux: virsh on virtmux's unix socket, " +
-                  "upstream the same tls URI; shared pool warm.",
-                targets: [
-                  { id: "direct_unix", uri: daemon.uris.unix },
-                  { id: "direct", uri: tlsUri },
-                  {
-                    id: "dedicated",
-                    uri: `test+unix:///default?socket=${rig.virtmux!.sockets.dedicated}`,
-                  },
-                  {
-                    id: "shared",
-                    uri: `test+unix:///default?socket=${rig.virtmux!.sockets.shared}`,
-                  },
-                ],
-                rounds: plan.virshRounds,
-                ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
-                notes: [
-                  "direct, unix socket is virsh straight to libvirtd's own socket: the floor " +
-                  "any path has. direct (tls) / floor is the most a proxy could ever save: when " +
-                  "it is below 1.3 the goal cannot be met on this machine by any proxy.",
-                ],
-                goals: [{
-                  text: "warm shared pool ≥ 1.3× faster than direct",
-                  metric: "ms",
-                  subject: "shared",
-                  reference: "direct",
-                  invert: true,
-                  op: ">=",
-                  threshold: 1.3,
-                }],
-              }),
+              await measureVirshTls(daemon, rig, plan.virshRounds),
             );
           });
         }
@@ -389,6 +327,42 @@ async function main(): Promise<void> {
             }),
           );
         });
+      } finally {
+        await daemon.stop();
+      }
+      await save();
+    }
+    if (want("front")) {
+      progress("starting libvirtd (test driver, tls) for the network fronts");
+      const daemon = await startLibvirtd({ tls: true });
+      try {
+        record(
+          "front",
+          "network fronts, real libvirtd (tls, tcp)",
+          await measureFront(daemon, {
+            rounds: plan.rounds,
+            opens: plan.frontOpens,
+            calls: plan.frontCalls,
+          }),
+        );
+      } finally {
+        await daemon.stop();
+      }
+      await save();
+    }
+    if (want("sasl")) {
+      progress("starting libvirtd (test driver, tcp + SASL) for the SASL pool");
+      const daemon = await startSaslLibvirtd();
+      try {
+        record(
+          "sasl",
+          "SASL pool, real libvirtd (tcp, DIGEST-MD5)",
+          await measureSasl(daemon, {
+            rounds: plan.rounds,
+            threads: plan.saslThreads,
+            seconds: plan.saslSeconds,
+          }),
+        );
       } finally {
         await daemon.stop();
       }

@@ -48,6 +48,14 @@ export interface Plan {
   pythonThreads: number;
   /** python-libvirt calls per thread. */
   pythonCalls: number;
+  /** Network fronts: opens (connect, open, close) per sample. */
+  frontOpens: number;
+  /** Network fronts: small calls per sample on one connection. */
+  frontCalls: number;
+  /** SASL pool: python-libvirt threads. */
+  saslThreads: number;
+  /** SASL pool: seconds per sample. */
+  saslSeconds: number;
 }
 
 /** The full run (about 15 minutes). */
@@ -63,6 +71,10 @@ export const FULL: Plan = {
   virshRounds: 9,
   pythonThreads: 8,
   pythonCalls: 500,
+  frontOpens: 30,
+  frontCalls: 2000,
+  saslThreads: 4,
+  saslSeconds: 5,
 };
 
 /** The quick run (about 2 minutes). */
@@ -78,4 +90,8 @@ export const QUICK: Plan = {
   virshRounds: 3,
   pythonThreads: 4,
   pythonCalls: 200,
+  frontOpens: 10,
+  frontCalls: 500,
+  saslThreads: 4,
+  saslSeconds: 2,
 };

@@ -98,6 +98,16 @@ export interface Rerun {
   machine: Record<string, string>;
 }
 
+/** A figure measured on processes of its own (not a rig), with the processes and config files it started. */
+export interface FigureRun {
+  /** The figure, evaluated. */
+  figure: Figure;
+  /** Processes started, with their command lines. */
+  commands: Record<string, string>;
+  /** Config files written, by name. */
+  configs: Record<string, string>;
+}
+
 /** Everything a run produced. */
 export interface Report {
   /** When the run started (ISO 8601). */
@@ -164,6 +174,13 @@ export function evaluate(figure: Figure): Figure {
 /** Column headings of ids that are not rig paths. */
 const EXTRA_LABELS: Record<string, string> = {
   direct_unix: "direct, unix socket (floor)",
+  libvirtd_tls: "libvirtd tls",
+  tls_dedicated: "virtmux tls front, dedicated",
+  tls_shared: "virtmux tls front, shared",
+  libvirtd_tcp: "libvirtd tcp",
+  tcp_dedicated: "virtmux tcp front, dedicated",
+  tcp_shared: "virtmux tcp front, shared",
+  direct_sasl: "direct, tcp + SASL",
 };
 
 function label(path: string): string {
