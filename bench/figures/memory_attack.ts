@@ -30,9 +30,10 @@ const MIB = 1 << 20;
 
 /**
  * python-libvirt: T threads, each with a connection from `open` (Python, of `uri`), call
- * getLibVersion() for S seconds; failures are counted.
+ * getLibVersion() for S seconds; failures are counted. `prelude` (Python) may define what `open`
+ * uses.
  */
-export function goodScript(open: string): string {
+export function goodScript(open: string, prelude = ""): string {
   return `
 import json, sys, threading, time
 import libvirt
@@ -40,6 +41,7 @@ libvirt.registerErrorHandler(lambda ctx, err: None, None)
 uri, threads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 lat, failures = [], []
 lock = threading.Lock()
+${prelude}
 def work():
     mine, bad = [], 0
     try:

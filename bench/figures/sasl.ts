@@ -30,11 +30,18 @@ const PASSWORD = "bench password";
 /**
  * The memory attack's good clients, opening with openAuth: libvirt's client fills SASL credentials
  * from auth.conf only for the credential types the caller's auth supports (libvirt.open has none,
- * so DIGEST-MD5 finds "no worthy mechs"); the callback refuses anything auth.conf lacks.
+ * so DIGEST-MD5 finds "no worthy mechs"); the callback refuses anything auth.conf lacks. Opens
+ * take turns: python-libvirt threads logging in with SASL at once crash now and then ("double
+ * free" in glibc).
  */
 const SASL_SCRIPT = goodScript(
-  "libvirt.openAuth(uri, [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], " +
-    "lambda creds, data: -1, None], 0)",
+  "sasl_open(uri)",
+  `
+open_lock = threading.Lock()
+def sasl_open(uri):
+    with open_lock:
+        return libvirt.openAuth(uri, [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE],
+                                      lambda creds, data: -1, None], 0)`,
 );
 
 /** Options for {@linkcode measureSasl}. */
@@ -65,6 +72,7 @@ export async function measureSasl(daemon: Libvirtd, options: SaslOptions): Promi
   const rate: Metric = { id: "callsPerSec", label: "calls/s", better: "higher", samples: {} };
   const p99: Metric = { id: "p99Us", label: "p99 (µs)", better: "lower", samples: {} };
   const failures: Metric = { id: "failures", label: "failures", better: "lower", samples: {} };
+  const notes: string[] = [];
   let config = "";
   let configPath = "";
   try {
@@ -88,12 +96,19 @@ export async function measureSasl(daemon: Libvirtd, options: SaslOptions): Promi
       progress(
         `sasl: ${options.rounds} rounds × ${options.threads} threads × ${options.seconds} s`,
       );
+      const sample = (id: string) =>
+        runPython(SASL_SCRIPT, [uris[id], `${options.threads}`, `${options.seconds}`], {
+          timeoutMs: (options.seconds + 120) * 1000,
+        });
       await interleave(options.rounds, SASL_COLUMNS, async (id) => {
-        const run = await runPython(
-          SASL_SCRIPT,
-          [uris[id], `${options.threads}`, `${options.seconds}`],
-          { timeoutMs: (options.seconds + 120) * 1000 },
-        );
+        let run = await sample(id);
+        if (run.code !== 0) { // a crash of python-libvirt itself: one more try, noted
+          notes.push(
+            `${id}: a sample was taken again after python exited ${run.code}: ` +
+              run.stderr.trim().split("\n").pop(),
+          );
+          run = await sample(id);
+        }
         if (run.code !== 0) throw new Error(`sasl figure: "${uris[id]}" failed: ${run.stderr}`);
         const result = JSON.parse(run.stdout.trim().split("\n").pop()!);
         if (result.calls === 0) {
@@ -118,7 +133,8 @@ export async function measureSasl(daemon: Libvirtd, options: SaslOptions): Promi
       "frame inside its layer (auth-conf). Per sample, " +
       `${options.threads} python-libvirt threads, each with its own libvirt.openAuth() ` +
       "connection (credential types AUTHNAME and PASSPHRASE, so libvirt fills them from " +
-      "auth.conf; the same script on every path), " +
+      "auth.conf; opened one after another, then calling together; the same script on every " +
+      "path), " +
       `call getLibVersion() for ${options.seconds} s. direct: the threads dial the daemon's ` +
       "tcp port themselves, credentials from an auth.conf (`authfile=`), one login per thread. " +
       "virtmux: the threads on virtmux's unix listeners, whose upstream is the same tcp URI and " +
@@ -136,6 +152,7 @@ export async function measureSasl(daemon: Libvirtd, options: SaslOptions): Promi
       `${options.seconds}   # this figure alone, as JSON`,
     ],
     notes: [
+      ...notes,
       "direct's samples include each thread's DIGEST-MD5 login (a few ms) within the timed " +
       "seconds; the shared pool logs in once per upstream connection, during the first sample, " +
       "and stays warm.",
