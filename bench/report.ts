@@ -343,10 +343,11 @@ export function reportMarkdown(report: Report): string {
     "```sh",
     "deno task bench               # full run, about 15 minutes; writes BENCHMARKS.md and BENCHMARKS.json",
     "deno task bench -- --quick    # about 2 minutes, fewer and shorter samples",
-    "deno task bench -- --only stream,latency   # a subset of figures (ids: see bench/main.ts)",
+    "deno task bench -- --only stream,latency   # a subset (ids: bench/plan.ts); the rest kept from BENCHMARKS.json",
     "```",
     "",
     "Needs libvirtd, virsh, virt-admin, python3-libvirt (/usr/bin/python3), socat, haproxy, sshd, " +
+      "saslpasswd2 (sasl2-bin), " +
       "openssl, taskset and prlimit; run as root (sshd and the open-file limit for 10,000 " +
       "clients). The machine should be otherwise idle; on a shared VM, compare ratios, not " +
       "absolute numbers, and prefer the pinned small-message figures.",
