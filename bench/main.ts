@@ -2,21 +2,24 @@
  * `deno task bench [--quick] [--only ID,ID]`: runs every figure of the benchmark issue and
  * writes BENCHMARKS.md and BENCHMARKS.json at the top of the repository.
  *
- * Figure ids for `--only`: upstream, calls, latency, stream, pinned, memory, virsh, python, ssh,
- * tls, decode, audit, attack.
+ * Figure ids for `--only`: bench/plan.ts's RUN_ORDER. With `--only`, the figures not run are kept
+ * from the previous BENCHMARKS.json (bench/merge_report.ts).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { taskArgs } from "../tools/task_args.ts";
-import { errorMessage } from "../src/log/error_message.ts";
+import { benchOptions } from "./cli_options.ts";
+import { mergeReports, readPreviousReport } from "./merge_report.ts";
+import { FULL, QUICK, RUN_ORDER } from "./plan.ts";
+import { requireTools } from "./tools_check.ts";
 import { fileURLToPath } from "node:url";
 import { startLibvirtd } from "../tests/integration/helpers/libvirtd.ts";
 import { startSshd } from "../tests/integration/helpers/sshd.ts";
 import { progress } from "./figures/_interleave.ts";
 import { measureAuditCalls } from "./figures/audit_calls.ts";
 import { measureAuditDecode } from "./figures/audit_decode.ts";
+import { measureFront } from "./figures/front.ts";
+import { measureSasl, startSaslLibvirtd } from "./figures/sasl.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measureMemoryAttack } from "./figures/memory_attack.ts";
 import { MAX_FRAME_BYTES } from "../src/wire/constants.ts";
@@ -30,65 +33,10 @@ import {
 import { measureStream } from "./figures/stream.ts";
 import { measureUpstreamConnections } from "./figures/upstream_conns.ts";
 import { measureVirsh } from "./figures/virsh.ts";
+import { measureVirshSsh, measureVirshTls } from "./figures/virsh_remote.ts";
 import { loadAverage, machineFacts } from "./machine.ts";
-import { type Figure, type Report, writeReport } from "./report.ts";
+import { type Figure, type FigureRun, type Report, writeReport } from "./report.ts";
 import { type Rig, startRig } from "./rig.ts";
-
-/** Sizes of a run. */
-export interface Plan {
-  /** Samples per path for the noisy figures. */
-  rounds: number;
-  /** Timed calls per connection at 16 connections. */
-  calls16: number;
-  /** Timed calls per connection at 100 connections. */
-  calls100: number;
-  /** Timed calls on the single-connection latency figure. */
-  callsLatency: number;
-  /** 256 KiB STREAM frames per stream sample. */
-  streamChunks: number;
-  /** Sequential clients for the upstream-connection figure. */
-  sequentialClients: number;
-  /** Idle clients for the memory figure. */
-  idleClients: number;
-  /** Samples per path for the memory figure. */
-  memoryRounds: number;
-  /** Samples per target of one-shot virsh figures. */
-  virshRounds: number;
-  /** python-libvirt threads and calls per thread. */
-  pythonThreads: number;
-  /** python-libvirt calls per thread. */
-  pythonCalls: number;
-}
-
-/** The full run (about 15 minutes). */
-export const FULL: Plan = {
-  rounds: 7,
-  calls16: 3000,
-  calls100: 600,
-  callsLatency: 5000,
-  streamChunks: 4096,
-  sequentialClients: 1000,
-  idleClients: 10000,
-  memoryRounds: 3,
-  virshRounds: 9,
-  pythonThreads: 8,
-  pythonCalls: 500,
-};
-
-/** The quick run (about 2 minutes). */
-export const QUICK: Plan = {
-  rounds: 3,
-  calls16: 400,
-  calls100: 80,
-  callsLatency: 800,
-  streamChunks: 1024,
-  sequentialClients: 300,
-  idleClients: 2000,
-  memoryRounds: 1,
-  virshRounds: 3,
-  pythonThreads: 4,
-  pythonCalls: 200,
-};
 
 /** Fast-upstream shared pool: most connections. */
 const POOL_MAX = 4;
@@ -111,69 +59,15 @@ async function withRig<T>(rig: Rig, body: (rig: Rig) => Promise<T>): Promise<T> 
   }
 }
 
-const USAGE = `Usage: deno task bench [--quick] [--only ID,ID]
-
-Runs the benchmark figures (about 7 minutes; --quick about 2) and writes BENCHMARKS.md and
-BENCHMARKS.json. Figure ids for --only: upstream, calls, latency, stream, pinned, memory, virsh,
-python, ssh, tls.`;
-
-/** The command line: the options, or undefined after printing help; exits 2 on a usage error. */
-function options(): { quick: boolean; only?: string } | undefined {
-  try {
-    const { values } = parseArgs({
-      args: taskArgs(Deno.args),
-      options: {
-        quick: { type: "boolean", default: false },
-        only: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (!values.help) return values;
-    console.log(USAGE);
-    return undefined;
-  } catch (error) {
-    console.error(`bench: ${errorMessage(error)}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
-
-/** Commands the figures run, and the Debian package each comes from. */
-const TOOLS: readonly [string, string][] = [
-  ["libvirtd", "libvirt-daemon"],
-  ["virsh", "libvirt-clients"],
-  ["virt-admin", "libvirt-clients"],
-  ["socat", "socat"],
-  ["haproxy", "haproxy"],
-  ["sshd", "openssh-server"],
-  ["taskset", "util-linux"],
-  ["prlimit", "util-linux"],
-];
-
-/** Stops with the apt-get line to run when a command the figures need is missing. */
-function requireTools(): void {
-  const missing = TOOLS.filter(([command]) => {
-    const found = new Deno.Command("sh", {
-      args: ["-c", `command -v ${command} || test -x /usr/sbin/${command}`],
-      stdout: "null",
-    }).outputSync();
-    return !found.success;
-  });
-  if (missing.length === 0) return;
-  const packages = [...new Set(missing.map(([, pkg]) => pkg))].join(" ");
-  console.error(
-    `bench: missing ${missing.map(([command]) => command).join(", ")}; install them with:\n` +
-      `  apt-get install -y --no-install-recommends ${packages}`,
-  );
-  Deno.exit(2);
-}
-
 async function main(): Promise<void> {
-  const values = options();
+  const values = benchOptions();
   if (values === undefined) return;
   requireTools();
   const plan = values.quick ? QUICK : FULL;
   const only = values.only ? new Set(values.only.split(",")) : undefined;
   const want = (id: string) => only === undefined || only.has(id);
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const previous = only === undefined ? undefined : await readPreviousReport(root);
   const began = performance.now();
   const report: Report = {
     date: new Date().toISOString(),
@@ -184,16 +78,21 @@ async function main(): Promise<void> {
     configs: {},
     figures: [],
   };
-  const figures: Figure[] = report.figures;
+  const add = (run: string, ...figures: Figure[]) =>
+    report.figures.push(...figures.map((figure) => ({ ...figure, run })));
+  const record = (run: string, name: string, measured: FigureRun) => {
+    add(run, measured.figure);
+    report.rigs[name] = measured.commands;
+    Object.assign(report.configs, measured.configs);
+  };
   const keep = (name: string, rig: Rig) => {
     report.rigs[name] = rig.commands;
     Object.assign(report.configs, rig.configs);
   };
-  const root = fileURLToPath(new URL("..", import.meta.url));
   const save = async () => {
     report.durationSeconds = (performance.now() - began) / 1000;
     report.machine["load average at end"] = loadAverage();
-    await writeReport(report, root);
+    await writeReport(previous ? mergeReports(previous, report, RUN_ORDER) : report, root);
   };
 
   try {
@@ -206,7 +105,8 @@ async function main(): Promise<void> {
       keep("fast upstream, unpinned", rig);
       await withRig(rig, async () => {
         if (want("upstream")) {
-          figures.push(
+          add(
+            "upstream",
             await measureUpstreamConnections(rig, {
               count: plan.sequentialClients,
               poolMax: POOL_MAX,
@@ -221,7 +121,7 @@ async function main(): Promise<void> {
               rounds: plan.rounds,
               placement: "unpinned",
             });
-            figures.push(throughputFigure(samples), cpuFigure(samples));
+            add("calls", throughputFigure(samples), cpuFigure(samples));
           }
         }
         if (want("latency")) {
@@ -231,10 +131,11 @@ async function main(): Promise<void> {
             rounds: plan.rounds,
             placement: "unpinned",
           });
-          figures.push(latencyFigure(samples));
+          add("latency", latencyFigure(samples));
         }
         if (want("stream")) {
-          figures.push(
+          add(
+            "stream",
             await measureStream(rig, { chunks: plan.streamChunks, rounds: plan.rounds }),
           );
         }
@@ -259,7 +160,7 @@ async function main(): Promise<void> {
             prefix: PIN,
             placement: "pinned",
           });
-          figures.push(throughputFigure(samples), cpuFigure(samples));
+          add("pinned", throughputFigure(samples), cpuFigure(samples));
         }
         const samples = await measureSmallCalls(rig, {
           conns: 1,
@@ -268,7 +169,7 @@ async function main(): Promise<void> {
           prefix: PIN,
           placement: "pinned",
         });
-        figures.push(latencyFigure(samples));
+        add("pinned", latencyFigure(samples));
       });
       await save();
     }
@@ -301,17 +202,18 @@ async function main(): Promise<void> {
         rounds: plan.memoryRounds,
         prefix: NOFILE,
       });
-      figures.push(figure);
+      add("memory", figure);
       await save();
     }
 
     if (want("decode")) {
-      figures.push(await measureAuditDecode({ rounds: plan.rounds }));
+      add("decode", await measureAuditDecode({ rounds: plan.rounds }));
       await save();
     }
 
     if (want("audit")) {
-      figures.push(
+      add(
+        "audit",
         await measureAuditCalls({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
       );
       await save();
@@ -330,7 +232,8 @@ async function main(): Promise<void> {
           keep("real libvirtd, unix", rig);
           await withRig(rig, async () => {
             if (want("virsh")) {
-              figures.push(
+              add(
+                "virsh",
                 await measureVirsh({
                   id: "virsh_unix",
                   title: "One-shot `virsh list --all` over unix, real libvirtd",
@@ -347,7 +250,8 @@ async function main(): Promise<void> {
               );
             }
             if (want("python")) {
-              figures.push(
+              add(
+                "python",
                 await measurePythonThreads(rig, {
                   threads: plan.pythonThreads,
                   calls: plan.pythonCalls,
@@ -370,44 +274,9 @@ async function main(): Promise<void> {
             });
             keep("real libvirtd behind a loopback sshd", rig);
             await withRig(rig, async () => {
-              figures.push(
-                await measureVirsh({
-                  id: "virsh_ssh",
-                  title: "One-shot `virsh list --all` over ssh",
-                  description: "libvirtd behind a loopback sshd (the harness's startSshd; its " +
-                    "ssh wrapper is libvirt's `command=`). direct: virsh's own ssh transport, " +
-                    "one ssh login per run. virtmux: virsh reaches virtmux's unix socket; " +
-                    "virtmux's upstream is the same ssh URI; the shared pool is warm (one run " +
-                    "before sampling), the dedicated one dials ssh per client.",
-                  targets: [
-                    { id: "direct_unix", uri: daemon.uris.unix },
-                    { id: "direct", uri: sshUri },
-                    {
-                      id: "dedicated",
-                      uri: `test+unix:///default?socket=${rig.virtmux!.sockets.dedicated}`,
-                    },
-                    {
-                      id: "shared",
-                      uri: `test+unix:///default?socket=${rig.virtmux!.sockets.shared}`,
-                    },
-                  ],
-                  rounds: plan.virshRounds,
-                  ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
-                  notes: [
-                    "direct, unix socket is virsh straight to libvirtd's own socket: the " +
-                    "floor any path has (virsh start-up, the test driver's work). direct / " +
-                    "floor is the most a proxy could ever save.",
-                  ],
-                  goals: [{
-                    text: "warm shared pool ≥ 10× faster than direct",
-                    metric: "ms",
-                    subject: "shared",
-                    reference: "direct",
-                    invert: true,
-                    op: ">=",
-                    threshold: 10,
-                  }],
-                }),
+              add(
+                "ssh",
+                await measureVirshSsh(daemon, rig, sshUri, plan.virshRounds),
               );
             });
           } finally {
@@ -424,42 +293,9 @@ async function main(): Promise<void> {
           });
           keep("real libvirtd over tls", rig);
           await withRig(rig, async () => {
-            figures.push(
-              await measureVirsh({
-                id: "virsh_tls",
-                title: "One-shot `virsh list --all` over tls",
-                description: "libvirtd's TLS port with the harness's PKI (`pkipath=`). direct: " +
-                  "virsh's own TLS handshake per run. virtmux: virsh on virtmux's unix socket, " +
-                  "upstream the same tls URI; shared pool warm.",
-                targets: [
-                  { id: "direct_unix", uri: daemon.uris.unix },
-                  { id: "direct", uri: tlsUri },
-                  {
-                    id: "dedicated",
-                    uri: `test+unix:///default?socket=${rig.virtmux!.sockets.dedicated}`,
-                  },
-                  {
-                    id: "shared",
-                    uri: `test+unix:///default?socket=${rig.virtmux!.sockets.shared}`,
-                  },
-                ],
-                rounds: plan.virshRounds,
-                ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
-                notes: [
-                  "direct, unix socket is virsh straight to libvirtd's own socket: the floor " +
-                  "any path has. direct (tls) / floor is the most a proxy could ever save: when " +
-                  "it is below 1.3 the goal cannot be met on this machine by any proxy.",
-                ],
-                goals: [{
-                  text: "warm shared pool ≥ 1.3× faster than direct",
-                  metric: "ms",
-                  subject: "shared",
-                  reference: "direct",
-                  invert: true,
-                  op: ">=",
-                  threshold: 1.3,
-                }],
-              }),
+            add(
+              "tls",
+              await measureVirshTls(daemon, rig, plan.virshRounds),
             );
           });
         }
@@ -480,7 +316,8 @@ async function main(): Promise<void> {
         });
         keep("memory attack, real libvirtd", rig);
         await withRig(rig, async () => {
-          figures.push(
+          add(
+            "attack",
             await measureMemoryAttack(rig, () => daemon.pid, {
               attackers,
               directAttackers: values.quick ? 5 : 20,
@@ -490,6 +327,42 @@ async function main(): Promise<void> {
             }),
           );
         });
+      } finally {
+        await daemon.stop();
+      }
+      await save();
+    }
+    if (want("front")) {
+      progress("starting libvirtd (test driver, tls) for the network fronts");
+      const daemon = await startLibvirtd({ tls: true });
+      try {
+        record(
+          "front",
+          "network fronts, real libvirtd (tls, tcp)",
+          await measureFront(daemon, {
+            rounds: plan.rounds,
+            opens: plan.frontOpens,
+            calls: plan.frontCalls,
+          }),
+        );
+      } finally {
+        await daemon.stop();
+      }
+      await save();
+    }
+    if (want("sasl")) {
+      progress("starting libvirtd (test driver, tcp + SASL) for the SASL pool");
+      const daemon = await startSaslLibvirtd();
+      try {
+        record(
+          "sasl",
+          "SASL pool, real libvirtd (tcp, DIGEST-MD5)",
+          await measureSasl(daemon, {
+            rounds: plan.rounds,
+            threads: plan.saslThreads,
+            seconds: plan.saslSeconds,
+          }),
+        );
       } finally {
         await daemon.stop();
       }

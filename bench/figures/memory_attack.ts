@@ -28,18 +28,24 @@ import { progress } from "./_interleave.ts";
 const BUDGET = 256 << 20;
 const MIB = 1 << 20;
 
-/** python-libvirt: T threads call getLibVersion() for S seconds; failures are counted. */
-const GOOD_SCRIPT = `
+/**
+ * python-libvirt: T threads, each with a connection from `open` (Python, of `uri`), call
+ * getLibVersion() for S seconds; failures are counted. `prelude` (Python) may define what `open`
+ * uses.
+ */
+export function goodScript(open: string, prelude = ""): string {
+  return `
 import json, sys, threading, time
 import libvirt
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 uri, threads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 lat, failures = [], []
 lock = threading.Lock()
+${prelude}
 def work():
     mine, bad = [], 0
     try:
-        c = libvirt.open(uri)
+        c = ${open}
     except Exception as e:
         with lock: failures.append(str(e))
         return
@@ -65,6 +71,10 @@ n = len(lat)
 print(json.dumps({"calls": n, "callsPerSec": n / dt, "p99Us": lat[min(n - 1, int(n * 0.99))] * 1e6 if n else 0,
                   "failures": len(failures), "firstFailure": failures[0] if failures else ""}))
 `;
+}
+
+/** {@linkcode goodScript} with `libvirt.open(uri)`. */
+const GOOD_SCRIPT = goodScript("libvirt.open(uri)");
 
 /** Options for {@linkcode measureMemoryAttack}. */
 export interface MemoryAttackOptions {

@@ -7,7 +7,7 @@
  */
 
 import { STATS_PROCEDURE } from "../fast_daemon.ts";
-import { WireClient } from "../load.ts";
+import { WireClient } from "../wire_client.ts";
 import { loadCommand, runLoadOnce } from "../load_runner.ts";
 import { shellWords } from "../references.ts";
 import type { Figure, Metric } from "../report.ts";
