@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ErrorCode } from "../../src/wire/constants.ts";
 import { startLibvirtd } from "./helpers/libvirtd.ts";
 import { runCommand, waitFor } from "./helpers/process.ts";
+import { authConf } from "./helpers/auth_conf.ts";
 import { runPython } from "./helpers/python.ts";
 import { makeTempDir, removeDir } from "./helpers/tmp.ts";
 import { virsh } from "./helpers/virsh.ts";
@@ -20,11 +21,6 @@ import { MAIN_TS, startVirtmux, type Virtmux } from "./helpers/virtmux.ts";
 const USER = "alice";
 const PASSWORD = "correct horse";
 const POOL_MAX = 2;
-
-function authConf(password: string): string {
-  return `[credentials-lab]\nauthname=${USER}\npassword=${password}\n\n` +
-    `[auth-libvirt-default]\ncredentials=lab\n`;
-}
 
 const via = (socket: string) => `test+unix:///default?socket=${socket}`;
 
@@ -93,8 +89,8 @@ Deno.test({
       const good = join(dir, "auth.conf");
       const bad = join(dir, "auth-bad.conf");
       const empty = join(dir, "auth-empty.conf");
-      await Deno.writeTextFile(good, authConf(PASSWORD));
-      await Deno.writeTextFile(bad, authConf("wrong"));
+      await Deno.writeTextFile(good, authConf(USER, PASSWORD));
+      await Deno.writeTextFile(bad, authConf(USER, "wrong"));
       await Deno.writeTextFile(empty, "[credentials-other]\nauthname=x\n");
       const unix = (file: string) => `${daemon.uris.unix}&authfile=${file}`;
       const tcp = (file: string) => `${daemon.uris.tcp}?authfile=${file}`;
