@@ -14,25 +14,20 @@ import {
   ErrorDomain,
   MessageStatus,
   MessageType,
-  PRE_OPEN_MAX_FRAME_BYTES,
 } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
-import { DEFAULT_PROGRAMS, FrameError } from "../../wire/frame_check.ts";
+import { FrameError } from "../../wire/frame_check.ts";
 import { FrameReader } from "../../wire/frame_reader.ts";
 import { frameSerial, frameStatus, frameType, type Header, readHeader } from "../../wire/header.ts";
+import { ClientReads } from "../client_reads.ts";
 import { FrameWriter } from "../frame_writer.ts";
 import { InflightCalls } from "../inflight.ts";
-import { LargeFrames } from "../large_frames.ts";
 import { closeQuietly, refuseClient } from "../refuse_client.ts";
-import {
-  type ClientSession,
-  rejectInvalidFrame,
-  SessionLifecycle,
-  type SessionOptions,
-} from "../session.ts";
+import { type ClientSession, SessionLifecycle, type SessionOptions } from "../session.ts";
 import { describeError, UpstreamError } from "../upstream_error.ts";
 import type { SessionObserver } from "../observer.ts";
 import { CallInspector } from "./call_inspector.ts";
+import { FrameRuns } from "./frame_runs.ts";
 
 /** Options for {@linkcode DedicatedSession}. */
 export interface DedicatedSessionOptions extends SessionOptions {
@@ -53,9 +48,6 @@ export interface DedicatedSessionOptions extends SessionOptions {
  */
 const UPSTREAM_GONE_MS = 200;
 
-/** Runs of frames at least this long are written while the next read goes on. */
-const OVERLAP_BYTES = 65536;
-
 /**
  * Relays one client over one upstream connection.
  *
@@ -74,8 +66,7 @@ export class DedicatedSession implements ClientSession {
   /** Watches the frames; undefined when nothing does. */
   readonly #observer: SessionObserver | undefined;
   /** Reads the client; its frame limit is the pre-open one until CONNECT_OPEN succeeds. */
-  readonly #clientReader: FrameReader;
-  readonly #large: LargeFrames;
+  readonly #clientReads: ClientReads;
   #upstreamChannel: Channel | undefined;
   /** The client has closed its side: the upstream's end that follows is expected. */
   #clientEnded = false;
@@ -101,15 +92,7 @@ export class DedicatedSession implements ClientSession {
       inflight: this.#inflight,
       clock: this.#life.clock,
     });
-    this.#clientReader = new FrameReader({
-      maxFrameBytes: Math.min(options.maxFrameBytes, PRE_OPEN_MAX_FRAME_BYTES),
-      programs: options.programs ?? DEFAULT_PROGRAMS,
-      direction: "fromClient",
-    });
-    this.#large = new LargeFrames(this.#clientReader, {
-      budget: options.budget,
-      logger: options.logger,
-    });
+    this.#clientReads = new ClientReads(client, this.#life.clock, options);
   }
 
   /** True once the session has closed both connections. */
@@ -177,7 +160,7 @@ export class DedicatedSession implements ClientSession {
   /** Closes both connections at once; pending calls get no reply. */
   close(reason: string): void {
     if (!this.#life.end(reason)) return;
-    this.#large.close();
+    this.#clientReads.close();
     this.#inflight.takeAll();
     closeQuietly(this.#client);
     closeQuietly(this.#upstreamChannel);
@@ -192,103 +175,61 @@ export class DedicatedSession implements ClientSession {
 
   /** Why the client has outstayed one of its timeouts at `now`, or undefined. */
   expired(now: number): string | undefined {
-    return this.#large.expired(now) ?? this.#life.expired(now, this.inflight);
+    return this.#clientReads.expired(now) ?? this.#life.expired(now, this.inflight);
   }
 
   /** Client → upstream: check each frame, note calls, forward runs of frames in one write. */
   async #pumpClient(upstream: Channel): Promise<void> {
-    const reader = this.#clientReader;
-    const large = this.#large;
+    const input = this.#clientReads;
     const inflight = this.#inflight;
     const inspector = this.#inspector;
-    const observer = this.#observer;
-    const clock = this.#life.clock;
-    // A large run's write overlaps the next read (its bytes stay put: space(true)).
-    let writing: Promise<void> | undefined;
+    // A long run's write overlaps the next read (frame_runs.ts); #forward never rejects.
+    const runs = new FrameRuns((bytes) => this.#forward(upstream, bytes));
     try {
       while (!this.closed) {
         const paused = inflight.belowLimit();
         if (paused !== undefined) await paused;
         if (this.closed) break;
-        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
-        if (turn !== undefined) {
-          await turn;
-          if (this.closed) break;
-        }
-        const space = reader.space(writing !== undefined);
-        const n = await this.#client.read(space);
-        if (writing !== undefined) await writing;
-        writing = undefined;
-        if (n === null) {
-          if (reader.buffered > 0) {
-            this.#log.warning("Client closed the connection in the middle of a frame", {
-              bytes: reader.buffered,
-            });
-          } else {
-            this.#log.debug("Client closed the connection");
-          }
+        const space = await input.read(() => this.closed, runs.takeWriting());
+        if (space === undefined) break; // closed while waiting for a large frame's turn
+        if (space === null) {
+          if (input.buffered === 0) this.#log.debug("Client closed the connection");
           await this.#endUpstreamWrite(upstream);
           return;
         }
-        reader.commit(n);
-        clock.read();
-        // Frames returned between two reads lie back to back: forward each run in one write.
-        let runStart = -1;
-        let runEnd = -1;
         let refused = false;
-        let frame: Uint8Array | null;
-        try {
-          while ((frame = reader.next()) !== null) {
-            const watched = observer?.fromClient(frame);
-            if (watched !== undefined) await watched;
-            const verdict = inspector.inspect(frame);
-            if (verdict === undefined) {
-              if (runStart < 0) runStart = frame.byteOffset;
-              runEnd = frame.byteOffset + frame.length;
-              continue;
-            }
-            if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
-            runStart = -1;
-            if (verdict === "drop") continue;
+        const invalid = await input.frames((frame) => {
+          const verdict = inspector.inspect(frame);
+          if (verdict === undefined) return runs.add(frame);
+          return runs.flush().then(() => {
+            if (verdict === "drop") return;
             refused = true;
             this.#answer(readHeader(frame), verdict.message, verdict.code);
-          }
-        } catch (error) {
-          if (!(error instanceof FrameError)) throw error;
-          if (runStart >= 0) await this.#forward(upstream, viewOf(space, runStart, runEnd));
-          const reason = await rejectInvalidFrame(error, {
-            logger: this.#log,
-            maxFrameBytes: reader.maxFrameBytes,
-            beforeOpen: reader.maxFrameBytes < this.#options.maxFrameBytes,
-            client: this.#client,
-            writer: this.#clientWriter,
-            release: () => {
-              this.#rejecting = true;
-              closeQuietly(this.#upstreamChannel);
-            },
           });
-          this.close(reason);
+        }, {
+          writer: this.#clientWriter,
+          release: () => {
+            this.#rejecting = true;
+            closeQuietly(this.#upstreamChannel);
+          },
+          before: () => runs.flush(),
+        });
+        if (invalid !== undefined) {
+          this.close(invalid);
           return;
         }
-        if (runStart >= 0) {
-          const run = viewOf(space, runStart, runEnd);
-          if (run.length < OVERLAP_BYTES) await this.#forward(upstream, run);
-          else writing = this.#forward(upstream, run); // never rejects; awaited after the read
-        }
-        if (large.active && large.arrived) {
-          // Passed on whole (large_frames.ts says why): its budget goes back once written.
-          await writing;
-          writing = undefined;
-          large.finish();
-        }
+        await runs.flushOverlapped();
+        // Passed on whole (large_frames.ts says why): a large frame's budget is back once written.
+        if (input.largeArrived) await runs.takeWriting();
+        input.finishLarge();
         if (refused && inspector.upstreamGone !== undefined) {
           await this.#clientWriter.flushed();
           this.close(inspector.upstreamGone); // the client has its answer
           return;
         }
-        clock.partial = reader.buffered > 0;
+        input.settle();
         if (inspector.draining && inflight.size === 0) {
-          await writing;
+          await runs.takeWriting();
           await this.#clientWriter.flushed();
           this.close("shutting down");
           return;
@@ -297,8 +238,8 @@ export class DedicatedSession implements ClientSession {
     } catch (error) {
       this.#failed("client", error);
     } finally {
-      await writing;
-      large.dispose(); // the client is gone: free its buffer now, not at the next GC
+      await runs.takeWriting();
+      input.dispose(); // the client is gone: free its buffer now, not at the next GC
     }
   }
 
@@ -309,39 +250,33 @@ export class DedicatedSession implements ClientSession {
       programs: ALL_PROGRAMS,
       direction: "fromServer",
     });
-    const inflight = this.#inflight;
-    const writer = this.#clientWriter;
-    // A large run's write overlaps the next read (its bytes stay put: space(true)).
-    let writing: Promise<void> | undefined;
+    // A long run's write overlaps the next read (frame_runs.ts).
+    const runs = new FrameRuns((bytes) => this.#clientWriter.write(bytes));
     try {
       while (!this.closed) {
-        const space = reader.space(writing !== undefined);
-        const n = await upstream.read(space);
+        const n = await upstream.read(reader.space(runs.writing));
+        const writing = runs.takeWriting();
         if (writing !== undefined) await writing;
-        writing = undefined;
         if (n === null) {
           await this.#upstreamLost("closed the connection");
           return;
         }
         reader.commit(n);
-        let runStart = -1;
-        let runEnd = -1;
         let frame: Uint8Array | null;
         try {
           while ((frame = reader.next()) !== null) {
             const type = frameType(frame);
             if (type === MessageType.REPLY || type === MessageType.REPLY_WITH_FDS) {
-              inflight.delete(frameSerial(frame));
+              this.#inflight.delete(frameSerial(frame));
               if (this.#inspector.openSerial >= 0) this.#openAnswered(frame);
             }
             const watched = this.#observer?.toClient(frame);
             if (watched !== undefined) await watched;
-            if (runStart < 0) runStart = frame.byteOffset;
-            runEnd = frame.byteOffset + frame.length;
+            runs.add(frame);
           }
         } catch (error) {
           if (!(error instanceof FrameError)) throw error;
-          if (runStart >= 0) await writer.write(viewOf(space, runStart, runEnd));
+          await runs.flush();
           this.#log.error("Upstream sent an invalid frame", {
             error: error.message,
             length: error.length,
@@ -349,13 +284,9 @@ export class DedicatedSession implements ClientSession {
           await this.#upstreamLost(`sent an invalid frame: ${error.message}`);
           return;
         }
-        if (runStart >= 0) {
-          const run = viewOf(space, runStart, runEnd);
-          if (run.length < OVERLAP_BYTES) await writer.write(run);
-          else (writing = writer.write(run)).catch(() => {}); // awaited after the read
-        }
-        if (this.#inspector.draining && inflight.size === 0) {
-          await writing;
+        await runs.flushOverlapped();
+        if (this.#inspector.draining && this.#inflight.size === 0) {
+          await runs.takeWriting();
           this.close("shutting down");
           return;
         }
@@ -370,7 +301,7 @@ export class DedicatedSession implements ClientSession {
     if (frameSerial(reply) !== this.#inspector.openSerial) return;
     this.#inspector.openSerial = -1;
     if (frameStatus(reply) === MessageStatus.OK) {
-      this.#clientReader.maxFrameBytes = this.#options.maxFrameBytes;
+      this.#clientReads.opened();
     }
   }
 
@@ -446,9 +377,4 @@ export class DedicatedSession implements ClientSession {
     this.#log.info("Client connection failed", { error: message });
     this.close(`client failed: ${message}`);
   }
-}
-
-/** The bytes from `start` to `end` of the buffer behind `space` (frames are views of it). */
-function viewOf(space: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(space.buffer, start, end - start);
 }

@@ -17,12 +17,9 @@ import {
   isReadOnlyOpen,
   KeepaliveProc,
   MessageType,
-  PRE_OPEN_MAX_FRAME_BYTES,
   Program,
 } from "../../wire/constants.ts";
 import { encodeErrorReply } from "../../wire/error_reply.ts";
-import { DEFAULT_PROGRAMS, FrameError } from "../../wire/frame_check.ts";
-import { FrameReader } from "../../wire/frame_reader.ts";
 import {
   frameProcedure,
   frameProgram,
@@ -33,28 +30,16 @@ import {
 import { encodeOkReply, PING_FRAME, PONG_FRAME } from "../../wire/message.ts";
 import { decodeOpenArgs } from "../../wire/open_args.ts";
 import { CallGate } from "../call_gate.ts";
+import { ClientReads } from "../client_reads.ts";
 import { ClientKeepalive, type KeepaliveSettings } from "../client_keepalive.ts";
 import type { SessionObserver } from "../observer.ts";
-import { FrameWriter } from "../frame_writer.ts";
-import { LargeFrames } from "../large_frames.ts";
 import { closeQuietly } from "../refuse_client.ts";
-import {
-  type ClientSession,
-  rejectInvalidFrame,
-  SessionLifecycle,
-  type SessionOptions,
-} from "../session.ts";
+import { type ClientSession, SessionLifecycle, type SessionOptions } from "../session.ts";
 import { UpstreamError } from "../upstream_error.ts";
+import { ClientWrites } from "./client_writes.ts";
 import type { Pool } from "./pool.ts";
 import { type LocalAnswer, localAnswer } from "./local_answers.ts";
 import type { PoolClient } from "./pool_client.ts";
-import { notReadingReason } from "./reply_backlog.ts";
-
-/**
- * Replies and events that may wait for a client that is slow to read; past this it is closed,
- * so that it never holds up the upstream connection it shares. One larger frame alone is fine.
- */
-const MAX_QUEUED_BYTES = 8 << 20;
 
 /** Options for {@linkcode SharedSession}. */
 export interface SharedSessionOptions extends SessionOptions {
@@ -71,14 +56,13 @@ export class SharedSession implements ClientSession, PoolClient {
   /** Id for logs. */
   readonly id: number | string;
   readonly #client: Channel;
-  readonly #writer: FrameWriter;
+  readonly #writes: ClientWrites;
   readonly #options: SharedSessionOptions;
   readonly #log;
   readonly #life: SessionLifecycle;
   readonly #calls: CallGate;
   /** Reads the client; its frame limit is the pre-open one until CONNECT_OPEN succeeds. */
-  readonly #reader: FrameReader;
-  readonly #large: LargeFrames;
+  readonly #reads: ClientReads;
   /** Watches the frames; undefined when nothing does. */
   readonly #observer: SessionObserver | undefined;
   #pool: Pool | undefined;
@@ -91,22 +75,13 @@ export class SharedSession implements ClientSession, PoolClient {
   constructor(client: Channel, options: SharedSessionOptions) {
     this.id = options.id;
     this.#client = client;
-    this.#writer = new FrameWriter(client, {
-      maxQueuedBytes: MAX_QUEUED_BYTES,
-      onError: (error) => this.close(`client failed: ${errorMessage(error)}`),
-      budget: options.budget,
-    });
+    this.#writes = new ClientWrites(client, (reason) => this.close(reason), options);
     this.#options = options;
     this.#log = options.logger;
     this.#life = new SessionLifecycle(options.timeouts);
     this.#calls = new CallGate(options.maxInflight);
     this.#observer = options.observer;
-    this.#reader = new FrameReader({
-      maxFrameBytes: Math.min(options.maxFrameBytes, PRE_OPEN_MAX_FRAME_BYTES),
-      programs: options.programs ?? DEFAULT_PROGRAMS,
-      direction: "fromClient",
-    });
-    this.#large = new LargeFrames(this.#reader, { budget: options.budget, logger: options.logger });
+    this.#reads = new ClientReads(client, this.#life.clock, options);
   }
 
   /** Calls forwarded and not yet answered. */
@@ -129,7 +104,7 @@ export class SharedSession implements ClientSession, PoolClient {
    * keepalive pings libvirtd would send, and says when they went unanswered.
    */
   expired(now: number): string | undefined {
-    const timedOut = this.#large.expired(now) ?? this.#life.expired(now, this.#calls.count);
+    const timedOut = this.#reads.expired(now) ?? this.#life.expired(now, this.#calls.count);
     if (timedOut !== undefined || this.#keepalive === undefined) return timedOut;
     const keepalive = this.#keepalive.tick(now, this.#life.clock.lastByteAt);
     if (keepalive !== "ping") return keepalive;
@@ -152,10 +127,9 @@ export class SharedSession implements ClientSession, PoolClient {
     const type = frameType(frame);
     if (type === MessageType.REPLY) this.#replied();
     if (type === MessageType.STREAM || type === MessageType.STREAM_HOLE) {
-      return this.#writer.write(frame).catch(() => {}); // failures close via onError
+      return this.#writes.write(frame);
     }
-    if (!this.#writer.enqueue(frame)) this.#notReading(frame.length);
-    return undefined;
+    return this.#writes.enqueue(frame);
   }
 
   /** The pool lost state this client depended on: close once its error replies are out. */
@@ -173,14 +147,14 @@ export class SharedSession implements ClientSession, PoolClient {
   async expire(message: string): Promise<void> {
     if (this.#life.closed) return;
     for (const header of this.#leavePool()) this.#error(header, message, ErrorCode.RPC);
-    await this.#writer.flushed();
+    await this.#writes.flushed();
     this.close(message);
   }
 
   /** Closes the client and detaches it from its pool. */
   close(reason: string): void {
     if (!this.#life.end(reason)) return;
-    this.#large.close();
+    this.#reads.close();
     this.#leavePool();
     this.#calls.wake();
     this.#allAnswered?.();
@@ -191,9 +165,7 @@ export class SharedSession implements ClientSession, PoolClient {
 
   /** Reads and handles the client's frames until it leaves. */
   async run(): Promise<void> {
-    const reader = this.#reader;
-    const large = this.#large;
-    const clock = this.#life.clock;
+    const reads = this.#reads;
     try {
       while (!this.#life.closed) {
         const paused = this.#calls.belowLimit();
@@ -201,46 +173,19 @@ export class SharedSession implements ClientSession, PoolClient {
           await paused;
           continue;
         }
-        const turn = large.beforeRead(clock) ?? large.pace(); // a large frame's turn
-        if (turn !== undefined) {
-          await turn;
-          if (this.#life.closed) break;
-        }
-        const n = await this.#client.read(reader.space());
-        if (n === null) {
-          if (reader.buffered > 0) {
-            this.#log.warning("Client closed the connection in the middle of a frame", {
-              bytes: reader.buffered,
-            });
-          }
+        const space = await reads.read(() => this.#life.closed);
+        if (space === undefined) break; // closed while waiting for a large frame's turn
+        if (space === null) {
           this.close("client closed the connection");
           break;
         }
-        reader.commit(n);
-        clock.read();
-        let frame: Uint8Array | null;
-        try {
-          while ((frame = reader.next()) !== null) {
-            const watched = this.#observer?.fromClient(frame);
-            if (watched !== undefined) await watched;
-            const handled = this.#handle(frame);
-            if (handled !== undefined) await handled;
-          }
-        } catch (error) {
-          if (!(error instanceof FrameError)) throw error;
-          const reason = await rejectInvalidFrame(error, {
-            logger: this.#log,
-            maxFrameBytes: reader.maxFrameBytes,
-            beforeOpen: reader.maxFrameBytes < this.#options.maxFrameBytes,
-            client: this.#client,
-            writer: this.#writer,
-            release: () => this.#leavePool(),
-          });
-          this.close(reason);
-        }
+        const invalid = await reads.frames((frame) => this.#handle(frame), {
+          writer: this.#writes.writer,
+          release: () => this.#leavePool(),
+        });
+        if (invalid !== undefined) this.close(invalid);
         // Every frame handed out was passed on (its handling awaited): a large one's budget is free.
-        if (large.active && large.arrived) large.finish();
-        clock.partial = reader.buffered > 0;
+        reads.settle();
         if (this.#draining && this.#calls.count === 0) this.#closeWhenFlushed("shutting down");
       }
     } catch (error) {
@@ -250,7 +195,7 @@ export class SharedSession implements ClientSession, PoolClient {
         this.close(`client failed: ${message}`);
       }
     }
-    large.dispose(); // the client is gone: free its buffer now, not at the next GC
+    reads.dispose(); // the client is gone: free its buffer now, not at the next GC
     await this.#life.finished();
   }
 
@@ -349,7 +294,7 @@ export class SharedSession implements ClientSession, PoolClient {
     if (this.#life.closed) return;
     pool.attach(this);
     this.#pool = pool;
-    this.#reader.maxFrameBytes = this.#options.maxFrameBytes; // open: the pre-open limit is lifted
+    this.#reads.opened(); // the pre-open limit is lifted
     this.#log.debug("Client opened", {
       name: name ?? "(default)",
       readonly: isReadOnlyOpen(flags),
@@ -375,24 +320,13 @@ export class SharedSession implements ClientSession, PoolClient {
 
   /** Closes once everything queued for the client has been written. */
   #closeWhenFlushed(reason: string): void {
-    void this.#writer.flushed().then(() => this.close(reason));
+    void this.#writes.flushed().then(() => this.close(reason));
   }
 
   /** Queues a reply the proxy made itself. */
   #send(reply: Uint8Array): undefined {
     void this.#observer?.toClient(reply);
-    if (!this.#writer.enqueue(reply, true)) this.#notReading(reply.length);
-    return undefined;
-  }
-
-  /** A reply of `bytes` could not be queued (reply_backlog.ts says when): close the client. */
-  #notReading(bytes: number): void {
-    this.close(notReadingReason(this.#log, {
-      queued: this.#writer.queuedBytes,
-      reply: bytes,
-      maxQueued: MAX_QUEUED_BYTES,
-      budget: this.#options.budget,
-    }));
+    return this.#writes.enqueue(reply, true);
   }
 
   #replied(): void {
