@@ -14,7 +14,7 @@ import { DEFAULT_PROGRAMS, FrameError } from "../wire/frame_check.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import type { ClientClock } from "./client_clock.ts";
 import type { FrameWriter } from "./frame_writer.ts";
-import { LargeFrames } from "./large_frames.ts";
+import { LargeFrames, PACED_READ_BYTES } from "./large_frames.ts";
 import type { SessionObserver } from "./observer.ts";
 import { rejectInvalidFrame, type SessionOptions } from "./session.ts";
 
@@ -89,7 +89,9 @@ export class ClientReads {
     writing?: Promise<void>,
   ): Promise<Uint8Array | null | undefined> {
     const reader = this.#reader;
-    const turn = this.#large.beforeRead(this.#clock) ?? this.#large.pace();
+    const admitted = this.#large.beforeRead(this.#clock);
+    const paced = admitted === undefined ? this.#large.pace() : undefined;
+    const turn = admitted ?? paced;
     if (turn !== undefined) {
       await turn;
       if (closed()) {
@@ -97,7 +99,11 @@ export class ClientReads {
         return undefined;
       }
     }
-    const space = reader.space(writing !== undefined);
+    let space = reader.space(writing !== undefined);
+    // A turn taken while the budget is contended reads a bounded slice (see PACED_READ_BYTES).
+    if (paced !== undefined && space.length > PACED_READ_BYTES) {
+      space = space.subarray(0, PACED_READ_BYTES);
+    }
     const n = await this.#client.read(space);
     if (writing !== undefined) await writing;
     if (n === null) {

@@ -29,6 +29,14 @@ import { type BufferBudget, CLIENT_ALLOWANCE_BYTES } from "./buffer_budget.ts";
  */
 const KEEP_BYTES = LEGACY_PAYLOAD_MAX + HEADER_BYTES;
 
+/**
+ * Most bytes a large frame reads in one turn while the budget is contended (clients wait for
+ * it): with one reader per turn of the event loop, this bounds how fast large frames come in
+ * under pressure, so that however many clients push them they take a bounded share of the CPU
+ * (virtmux's and the daemon's) and small calls keep theirs. A lone upload is not paced.
+ */
+export const PACED_READ_BYTES = 65536;
+
 /** Time every budgeted frame gets on top of its length at `min_frame_rate`, in ms. */
 const FRAME_GRACE_MS = 1000;
 

@@ -3,6 +3,7 @@ import { Logger } from "../../src/log/logger.ts";
 import { BufferBudget, CLIENT_ALLOWANCE_BYTES } from "../../src/proxy/buffer_budget.ts";
 import { ClientClock } from "../../src/proxy/client_clock.ts";
 import { ClientReads } from "../../src/proxy/client_reads.ts";
+import { PACED_READ_BYTES } from "../../src/proxy/large_frames.ts";
 import { FrameWriter } from "../../src/proxy/frame_writer.ts";
 import type { SessionObserver } from "../../src/proxy/observer.ts";
 import { writeAll } from "../../src/transport/channel.ts";
@@ -128,6 +129,55 @@ Deno.test("a large frame holds its length of budget until finishLarge", async ()
   t.reads.finishLarge();
   assert.equal(budget.used, 0);
   assert.equal(t.reads.largeArrived, false);
+  t.reads.dispose();
+  t.pair.close();
+});
+
+Deno.test("while others wait for budget, a large frame reads at most PACED_READ_BYTES a turn", async () => {
+  const budget = new BufferBudget({ maxBytes: 1 << 20, minFrameRate: 0 });
+  const t = await setup({ budget });
+  t.reads.opened();
+  const body = new Uint8Array(PACED_READ_BYTES * 6);
+  const big = frame({ type: MessageType.STREAM, body });
+  const writing = writeAll(t.client, big);
+  // Read until the frame holds its budget; then another client waits in line for all of it.
+  while (budget.used === 0) {
+    assert.ok(await t.reads.read(() => false));
+    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
+  }
+  const other = budget.take(1 << 20);
+  assert.ok(other instanceof Promise, "the other client waits");
+  const slices: number[] = [];
+  while (!t.reads.largeArrived) {
+    const space = await t.reads.read(() => false);
+    assert.ok(space instanceof Uint8Array);
+    slices.push(space.length);
+    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
+  }
+  await writing;
+  assert.ok(slices.length >= 2, `read in turns (${slices.join(", ")})`);
+  assert.ok(slices.every((n) => n <= PACED_READ_BYTES), `slices ${slices.join(", ")}`);
+  t.reads.finishLarge();
+  await other; // granted once the frame gave its bytes back
+  t.reads.dispose();
+  t.pair.close();
+});
+
+Deno.test("a lone large frame is not paced: reads are not cut to PACED_READ_BYTES", async () => {
+  const budget = new BufferBudget({ maxBytes: 1 << 20, minFrameRate: 0 });
+  const t = await setup({ budget });
+  t.reads.opened();
+  const big = frame({ type: MessageType.STREAM, body: new Uint8Array(PACED_READ_BYTES * 6) });
+  const writing = writeAll(t.client, big);
+  const slices: number[] = [];
+  while (!t.reads.largeArrived) {
+    const space = await t.reads.read(() => false);
+    assert.ok(space instanceof Uint8Array);
+    slices.push(space.length);
+    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
+  }
+  await writing;
+  assert.ok(slices.some((n) => n > PACED_READ_BYTES), `slices ${slices.join(", ")}`);
   t.reads.dispose();
   t.pair.close();
 });
