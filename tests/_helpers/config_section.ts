@@ -6,7 +6,9 @@
 
 import { parse } from "smol-toml";
 import { Checker, type Section, tableArray } from "../../src/config/_fields.ts";
+import { readListeners } from "../../src/config/listen_section.ts";
 import { scanKeyPositions } from "../../src/config/locate.ts";
+import { readUpstreams } from "../../src/config/upstream_section.ts";
 
 /** A checker over `text` and its top-level table. */
 export function document(text: string): { checker: Checker; top: Section } {
@@ -37,4 +39,12 @@ export function tables(name: string, text: string): { checker: Checker; sections
 /** The problems reported so far, as `LINE:COL: message`. */
 export function problems(checker: Checker): string[] {
   return checker.sortedProblems().map((p) => `${p.line}:${p.column}: ${p.message}`);
+}
+
+/** The `[[listen]]` tables of `text` read against its `[[upstream]]` tables, and the problems. */
+export function listenersOf(text: string) {
+  const { checker, top } = document(text);
+  const upstreams = readUpstreams(checker, tableArray(checker, top, "upstream"));
+  const listeners = readListeners(checker, tableArray(checker, top, "listen"), upstreams);
+  return { listeners, problems: problems(checker) };
 }

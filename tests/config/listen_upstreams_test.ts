@@ -1,17 +1,9 @@
 /** The keys of `[[listen]]` naming upstreams, read through readListeners. */
 
 import assert from "node:assert/strict";
-import { readListeners } from "../../src/config/listen_section.ts";
-import { readUpstreams } from "../../src/config/upstream_section.ts";
-import { document, problems } from "../_helpers/config_section.ts";
-import { tableArray } from "../../src/config/_fields.ts";
+import { listenersOf } from "../_helpers/config_section.ts";
 
-function read(text: string) {
-  const { checker, top } = document(text);
-  const upstreams = readUpstreams(checker, tableArray(checker, top, "upstream"));
-  const listeners = readListeners(checker, tableArray(checker, top, "listen"), upstreams);
-  return { listeners, problems: problems(checker) };
-}
+const read = listenersOf;
 
 const HV1 = '[[upstream]]\nname = "hv1"\nuri = "test:///default"\n';
 const SHARED = '[[upstream]]\nname = "s1"\nuri = "test:///default"\nshare = true\n' +

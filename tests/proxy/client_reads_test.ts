@@ -133,6 +133,18 @@ Deno.test("a large frame holds its length of budget until finishLarge", async ()
   t.pair.close();
 });
 
+/** Reads until the large frame at hand has arrived; returns the length of each read's space. */
+async function readUntilArrived(t: Awaited<ReturnType<typeof setup>>): Promise<number[]> {
+  const slices: number[] = [];
+  while (!t.reads.largeArrived) {
+    const space = await t.reads.read(() => false);
+    assert.ok(space instanceof Uint8Array);
+    slices.push(space.length);
+    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
+  }
+  return slices;
+}
+
 Deno.test("while others wait for budget, a large frame reads at most PACED_READ_BYTES a turn", async () => {
   const budget = new BufferBudget({ maxBytes: 1 << 20, minFrameRate: 0 });
   const t = await setup({ budget });
@@ -147,13 +159,7 @@ Deno.test("while others wait for budget, a large frame reads at most PACED_READ_
   }
   const other = budget.take(1 << 20);
   assert.ok(other instanceof Promise, "the other client waits");
-  const slices: number[] = [];
-  while (!t.reads.largeArrived) {
-    const space = await t.reads.read(() => false);
-    assert.ok(space instanceof Uint8Array);
-    slices.push(space.length);
-    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
-  }
+  const slices = await readUntilArrived(t);
   await writing;
   assert.ok(slices.length >= 2, `read in turns (${slices.join(", ")})`);
   assert.ok(slices.every((n) => n <= PACED_READ_BYTES), `slices ${slices.join(", ")}`);
@@ -169,13 +175,7 @@ Deno.test("a lone large frame is not paced: reads are not cut to PACED_READ_BYTE
   t.reads.opened();
   const big = frame({ type: MessageType.STREAM, body: new Uint8Array(PACED_READ_BYTES * 6) });
   const writing = writeAll(t.client, big);
-  const slices: number[] = [];
-  while (!t.reads.largeArrived) {
-    const space = await t.reads.read(() => false);
-    assert.ok(space instanceof Uint8Array);
-    slices.push(space.length);
-    await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
-  }
+  const slices = await readUntilArrived(t);
   await writing;
   assert.ok(slices.some((n) => n > PACED_READ_BYTES), `slices ${slices.join(", ")}`);
   t.reads.dispose();
