@@ -19,6 +19,7 @@ import { progress } from "./figures/_interleave.ts";
 import { measureAuditCalls } from "./figures/audit_calls.ts";
 import { measureAuditDecode } from "./figures/audit_decode.ts";
 import { measureFront } from "./figures/front.ts";
+import { measureMetricsCost } from "./figures/metrics_cost.ts";
 import { measureSasl, startSaslLibvirtd } from "./figures/sasl.ts";
 import { measureMemory } from "./figures/memory.ts";
 import { measureMemoryAttack } from "./figures/memory_attack.ts";
@@ -215,6 +216,15 @@ async function main(): Promise<void> {
       add(
         "audit",
         await measureAuditCalls({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
+      );
+      await save();
+    }
+
+    if (want("metrics")) {
+      record(
+        "metrics",
+        "metrics on vs off, fast upstream",
+        await measureMetricsCost({ conns: 16, calls: plan.calls16, rounds: plan.rounds }),
       );
       await save();
     }

@@ -15,6 +15,7 @@ export const RUN_ORDER: readonly string[] = [
   "memory",
   "decode",
   "audit",
+  "metrics",
   "virsh",
   "python",
   "ssh",

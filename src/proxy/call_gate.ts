@@ -10,7 +10,8 @@
 export class CallGate {
   readonly #limit: number;
   #count = 0;
-  #waiters: (() => void)[] = [];
+  /** Readers paused at the limit; made when the first one pauses (an idle client has none). */
+  #waiters: (() => void)[] | undefined;
 
   /** A gate that closes at `limit` outstanding calls. */
   constructor(limit: number) {
@@ -30,7 +31,7 @@ export class CallGate {
   /** Notes a call answered; wakes the reader when that brings the count under the limit. */
   done(): void {
     this.#count--;
-    if (this.#waiters.length > 0 && this.#count < this.#limit) this.#wakeAll();
+    if (this.#waiters !== undefined && this.#count < this.#limit) this.#wakeAll();
   }
 
   /** Forgets every outstanding call at once (the upstream went away, the session closed). */
@@ -42,7 +43,7 @@ export class CallGate {
   /** Undefined when under the limit, else a promise that resolves once a reply makes room. */
   belowLimit(): Promise<void> | undefined {
     if (this.#count < this.#limit) return undefined;
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve));
   }
 
   /** Wakes a paused reader without a reply, so that it can see the session closing. */
@@ -51,6 +52,8 @@ export class CallGate {
   }
 
   #wakeAll(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    for (const wake of waiters ?? []) wake();
   }
 }

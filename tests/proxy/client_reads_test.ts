@@ -28,11 +28,28 @@ async function setup(options: { budget?: BufferBudget; observer?: SessionObserve
 }
 
 /** Reads until `reads` has handed out `count` frames; returns copies of them. */
-async function readFrames(reads: ClientReads, writer: FrameWriter, count: number) {
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/**
+ * One read as the sessions make it: the turn, the client's read into the space, the commit.
+ * Resolves to the space read into, null at the client's end, undefined when `closed()` turned
+ * true while waiting for the turn.
+ */
+async function readOnce(t: Setup, closed = () => false): Promise<Uint8Array | null | undefined> {
+  const turn = t.reads.turn();
+  if (turn !== undefined) {
+    await turn;
+    if (closed()) return undefined;
+  }
+  const space = t.reads.space(false);
+  return t.reads.commit(await t.pair.b.read(space)) ? space : null;
+}
+
+async function readFrames(t: Setup, count: number) {
+  const { reads, writer } = t;
   const frames: Uint8Array[] = [];
   while (frames.length < count) {
-    const space = await reads.read(() => false);
-    assert.ok(space instanceof Uint8Array);
+    assert.ok(await readOnce(t));
     const invalid = await reads.frames((f) => void frames.push(f.slice()), {
       writer,
       release: () => {},
@@ -56,7 +73,7 @@ Deno.test("frames go to the observer, then to the handler, in order; reads are n
   await t.client.write(concat(a, b));
   const frames: Uint8Array[] = [];
   while (frames.length < 2) {
-    assert.ok(await t.reads.read(() => false));
+    assert.ok(await readOnce(t));
     await t.reads.frames((f) => {
       seen.push(`handler ${f.length}`);
       frames.push(f.slice());
@@ -80,7 +97,7 @@ Deno.test("a frame over the pre-open limit is refused until opened() lifts it", 
   t.reads.opened();
   assert.equal(t.reads.maxFrameBytes, 1 << 20);
   const writing = writeAll(t.client, big);
-  assert.deepEqual(await readFrames(t.reads, t.writer, 1), [big]);
+  assert.deepEqual(await readFrames(t, 1), [big]);
   await writing;
   t.reads.dispose();
   t.pair.close();
@@ -94,7 +111,7 @@ Deno.test("a frame over the pre-open limit is refused until opened() lifts it", 
   let released = false;
   let reason: string | undefined;
   while (reason === undefined) {
-    assert.ok(await u.reads.read(() => false));
+    assert.ok(await readOnce(u));
     reason = await u.reads.frames(() => assert.fail("no frame is handed out"), {
       writer: u.writer,
       release: () => released = true,
@@ -118,7 +135,7 @@ Deno.test("a large frame holds its length of budget until finishLarge", async ()
   let held = 0;
   let arrived = false;
   while (!arrived) {
-    assert.ok(await t.reads.read(() => false));
+    assert.ok(await readOnce(t));
     held = Math.max(held, budget.used);
     await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
     arrived = t.reads.largeArrived;
@@ -134,10 +151,10 @@ Deno.test("a large frame holds its length of budget until finishLarge", async ()
 });
 
 /** Reads until the large frame at hand has arrived; returns the length of each read's space. */
-async function readUntilArrived(t: Awaited<ReturnType<typeof setup>>): Promise<number[]> {
+async function readUntilArrived(t: Setup): Promise<number[]> {
   const slices: number[] = [];
   while (!t.reads.largeArrived) {
-    const space = await t.reads.read(() => false);
+    const space = await readOnce(t);
     assert.ok(space instanceof Uint8Array);
     slices.push(space.length);
     await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
@@ -154,7 +171,7 @@ Deno.test("while others wait for budget, a large frame reads at most PACED_READ_
   const writing = writeAll(t.client, big);
   // Read until the frame holds its budget; then another client waits in line for all of it.
   while (budget.used === 0) {
-    assert.ok(await t.reads.read(() => false));
+    assert.ok(await readOnce(t));
     await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
   }
   const other = budget.take(1 << 20);
@@ -192,7 +209,7 @@ Deno.test("a read waits, unread, for budget; close() wakes it and read resolves 
   let closed = false;
   let result: Uint8Array | null | undefined = new Uint8Array(0);
   while (result !== undefined) {
-    const reading = t.reads.read(() => closed);
+    const reading = readOnce(t, () => closed);
     if (budget.waiting > 0) {
       closed = true;
       t.reads.close();
@@ -213,7 +230,7 @@ Deno.test("the client's end in the middle of a frame resolves null and is logged
   await t.client.write(frame({ body: new Uint8Array(16) }).subarray(0, 30));
   await t.client.closeWrite();
   let result: Uint8Array | null | undefined;
-  while ((result = await t.reads.read(() => false)) instanceof Uint8Array) {
+  while ((result = await readOnce(t)) instanceof Uint8Array) {
     await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
     t.reads.settle();
     assert.equal(t.clock.partial, true);
@@ -232,7 +249,7 @@ Deno.test("a large frame that arrives slower than min_frame_rate expires", async
   const big = frame({ type: MessageType.STREAM, body: new Uint8Array(CLIENT_ALLOWANCE_BYTES * 2) });
   await writeAll(t.client, big.subarray(0, 1000));
   while (budget.used === 0) {
-    assert.ok(await t.reads.read(() => false));
+    assert.ok(await readOnce(t));
     await t.reads.frames(() => {}, { writer: t.writer, release: () => {} });
   }
   assert.equal(t.reads.expired(Date.now()), undefined);

@@ -185,40 +185,52 @@ export class DedicatedSession implements ClientSession {
     const inspector = this.#inspector;
     // A long run's write overlaps the next read (frame_runs.ts); #forward never rejects.
     const runs = new FrameRuns((bytes) => this.#forward(upstream, bytes));
+    // Made once: nothing is allocated per read on the common path.
+    let refused = false;
+    const handle = (frame: Uint8Array) => {
+      const verdict = inspector.inspect(frame);
+      if (verdict === undefined) return runs.add(frame);
+      return runs.flush().then(() => {
+        if (verdict === "drop") return;
+        refused = true;
+        this.#answer(readHeader(frame), verdict.message, verdict.code);
+      });
+    };
+    const onInvalid = {
+      writer: this.#clientWriter,
+      release: () => {
+        this.#rejecting = true;
+        closeQuietly(this.#upstreamChannel);
+      },
+      before: () => runs.flush(),
+    };
     try {
       while (!this.closed) {
         const paused = inflight.belowLimit();
         if (paused !== undefined) await paused;
         if (this.closed) break;
-        const space = await input.read(() => this.closed, runs.takeWriting());
-        if (space === undefined) break; // closed while waiting for a large frame's turn
-        if (space === null) {
+        const turn = input.turn(); // a large frame's budget or turn
+        if (turn !== undefined) {
+          await turn;
+          if (this.closed) break;
+        }
+        const n = await this.#client.read(input.space(runs.writing));
+        const writing = runs.takeWriting();
+        if (writing !== undefined) await writing;
+        if (!input.commit(n)) {
           if (input.buffered === 0) this.#log.debug("Client closed the connection");
           await this.#endUpstreamWrite(upstream);
           return;
         }
-        let refused = false;
-        const invalid = await input.frames((frame) => {
-          const verdict = inspector.inspect(frame);
-          if (verdict === undefined) return runs.add(frame);
-          return runs.flush().then(() => {
-            if (verdict === "drop") return;
-            refused = true;
-            this.#answer(readHeader(frame), verdict.message, verdict.code);
-          });
-        }, {
-          writer: this.#clientWriter,
-          release: () => {
-            this.#rejecting = true;
-            closeQuietly(this.#upstreamChannel);
-          },
-          before: () => runs.flush(),
-        });
+        refused = false;
+        const handled = input.frames(handle, onInvalid);
+        const invalid = handled instanceof Promise ? await handled : handled;
         if (invalid !== undefined) {
           this.close(invalid);
           return;
         }
-        await runs.flushOverlapped();
+        const flushed = runs.flushOverlapped();
+        if (flushed !== undefined) await flushed;
         // Passed on whole (large_frames.ts says why): a large frame's budget is back once written.
         if (input.largeArrived) await runs.takeWriting();
         input.finishLarge();
@@ -284,7 +296,8 @@ export class DedicatedSession implements ClientSession {
           await this.#upstreamLost(`sent an invalid frame: ${error.message}`);
           return;
         }
-        await runs.flushOverlapped();
+        const flushed = runs.flushOverlapped();
+        if (flushed !== undefined) await flushed;
         if (this.#inspector.draining && this.#inflight.size === 0) {
           await runs.takeWriting();
           this.close("shutting down");

@@ -28,30 +28,36 @@ export interface ClientWritesOptions {
   budget?: BufferBudget;
 }
 
+/** What {@linkcode ClientWrites} closes (the session itself: no closure per client). */
+export interface ClosingSession {
+  /** Closes the client with `reason`. */
+  close(reason: string): void;
+}
+
 /** The writing side of one shared-mode client. */
 export class ClientWrites {
   /** The client's writer, for answers that go after everything queued. */
   readonly writer: FrameWriter;
   readonly #log: Logger;
   readonly #budget: BufferBudget | undefined;
-  readonly #close: (reason: string) => void;
+  readonly #session: ClosingSession;
 
-  /** Writes to `client`; calls `close` when a write fails or the client does not read. */
-  constructor(client: Channel, close: (reason: string) => void, options: ClientWritesOptions) {
+  /** Writes to `client`; closes `session` when a write fails or the client does not read. */
+  constructor(client: Channel, session: ClosingSession, options: ClientWritesOptions) {
     this.writer = new FrameWriter(client, {
       maxQueuedBytes: MAX_QUEUED_BYTES,
-      onError: (error) => close(`client failed: ${errorMessage(error)}`),
+      onError: (error) => session.close(`client failed: ${errorMessage(error)}`),
       budget: options.budget,
     });
     this.#log = options.logger;
     this.#budget = options.budget;
-    this.#close = close;
+    this.#session = session;
   }
 
   /** Queues `frame` (itself, not a copy, when `owned`); closes a client whose queue is full. */
   enqueue(frame: Uint8Array, owned = false): undefined {
     if (this.writer.enqueue(frame, owned)) return undefined;
-    this.#close(notReadingReason(this.#log, {
+    this.#session.close(notReadingReason(this.#log, {
       queued: this.writer.queuedBytes,
       reply: frame.length,
       maxQueued: MAX_QUEUED_BYTES,

@@ -75,7 +75,7 @@ export class SharedSession implements ClientSession, PoolClient {
   constructor(client: Channel, options: SharedSessionOptions) {
     this.id = options.id;
     this.#client = client;
-    this.#writes = new ClientWrites(client, (reason) => this.close(reason), options);
+    this.#writes = new ClientWrites(client, this, options);
     this.#options = options;
     this.#log = options.logger;
     this.#life = new SessionLifecycle(options.timeouts);
@@ -173,16 +173,20 @@ export class SharedSession implements ClientSession, PoolClient {
           await paused;
           continue;
         }
-        const space = await reads.read(() => this.#life.closed);
-        if (space === undefined) break; // closed while waiting for a large frame's turn
-        if (space === null) {
+        const turn = reads.turn(); // a large frame's budget or turn
+        if (turn !== undefined) {
+          await turn;
+          if (this.#life.closed) break;
+        }
+        if (!reads.commit(await this.#client.read(reads.space(false)))) {
           this.close("client closed the connection");
           break;
         }
-        const invalid = await reads.frames((frame) => this.#handle(frame), {
+        const handled = reads.frames((frame) => this.#handle(frame), {
           writer: this.#writes.writer,
           release: () => this.#leavePool(),
         });
+        const invalid = handled instanceof Promise ? await handled : handled;
         if (invalid !== undefined) this.close(invalid);
         // Every frame handed out was passed on (its handling awaited): a large one's budget is free.
         reads.settle();

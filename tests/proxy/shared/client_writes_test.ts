@@ -10,7 +10,7 @@ async function setup(budget?: BufferBudget) {
   const pair = await socketPair();
   const lines: string[] = [];
   const reasons: string[] = [];
-  const writes = new ClientWrites(pair.b, (reason) => reasons.push(reason), {
+  const writes = new ClientWrites(pair.b, { close: (reason) => void reasons.push(reason) }, {
     logger: new Logger({ sink: (line) => lines.push(line) }),
     budget,
   });
