@@ -8,7 +8,6 @@
  * @module
  */
 
-import * as net from "node:net";
 import { errorMessage } from "../log/error_message.ts";
 import type { Channel } from "./channel.ts";
 import { runAcceptLoop } from "./accept_loop.ts";
@@ -80,37 +79,20 @@ export function listenWithCredentials(
     else ready.push(client);
   };
 
-  /** Accepts everything pending; false when an accept failed for a reason worth a pause. */
-  const acceptPending = (): boolean => {
-    while (!closed) {
-      const client = c.accept4(fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-      if (client < 0) {
-        const error = errno();
-        if (error === C.EAGAIN) return true;
-        if (error === C.EINTR || error === C.ECONNABORTED) continue;
-        onAcceptError(new Error(`accept: ${errnoText(error)}`));
-        return false;
-      }
+  runAcceptLoop(
+    fd,
+    (socket, client) => {
       const accepted: Partial<AcceptedClient> = {};
       try {
         accepted.peer = peerCredentials(client);
       } catch (error) {
         accepted.peerError = errorMessage(error);
       }
-      let socket: net.Socket;
-      try {
-        socket = new net.Socket({ fd: client, readable: true, writable: true });
-      } catch (error) {
-        c.close(client);
-        onAcceptError(new Error(`cannot serve an accepted client: ${String(error)}`));
-        continue;
-      }
       hand({ ...accepted, channel: new NodeSocketChannel(socket) });
-    }
-    return true;
-  };
-
-  runAcceptLoop(fd, acceptPending, () => closed);
+    },
+    () => closed,
+    onAcceptError,
+  );
 
   const accept = (): Promise<AcceptedClient> => {
     const next = ready.shift();

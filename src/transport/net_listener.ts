@@ -7,6 +7,7 @@
  */
 
 import { errorMessage } from "../log/error_message.ts";
+import { acceptEach } from "./accept_loop.ts";
 import type { AcceptedClient } from "./credential_listener.ts";
 import type { ListenAddress } from "./network_address.ts";
 
@@ -63,10 +64,6 @@ export class AcceptQueue {
   }
 }
 
-/** First and longest pause before accepting again after a failed accept (EMFILE). */
-const MIN_ACCEPT_PAUSE_MS = 50;
-const MAX_ACCEPT_PAUSE_MS = 1000;
-
 /**
  * Binds `address` with Deno's own listener and hands each accepted connection to `onConnection`.
  * A failed accept (out of file descriptors, most likely) is reported, waited out (50 ms, doubling
@@ -90,21 +87,7 @@ export function listenNet(
   }
   let closed = false;
   void (async () => {
-    let pause = MIN_ACCEPT_PAUSE_MS;
-    while (!closed) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (closed || error instanceof Deno.errors.BadResource) return;
-        onAcceptError(error);
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, MAX_ACCEPT_PAUSE_MS);
-        continue;
-      }
-      pause = MIN_ACCEPT_PAUSE_MS;
-      onConnection(conn);
-    }
+    for await (const conn of acceptEach(listener, () => closed, onAcceptError)) onConnection(conn);
   })();
   return {
     path: label,

@@ -13,7 +13,7 @@
 
 import { lookup } from "node:dns/promises";
 import { isIPv4, isIPv6 } from "node:net";
-import * as net from "node:net";
+import type * as net from "node:net";
 import { errorMessage } from "../log/error_message.ts";
 import { runAcceptLoop } from "./accept_loop.ts";
 import { C, errno, errnoText, libc } from "./libc.ts";
@@ -72,30 +72,7 @@ export async function listenTcpSocket(
   const port = new DataView(bound.buffer).getUint16(2, false);
 
   let closed = false;
-  /** Accepts everything pending; false when an accept failed for a reason worth a pause. */
-  const acceptPending = (): boolean => {
-    while (!closed) {
-      const client = c.accept4(fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-      if (client < 0) {
-        const error = errno();
-        if (error === C.EAGAIN) return true;
-        if (error === C.EINTR || error === C.ECONNABORTED) continue;
-        onAcceptError(new Error(`accept: ${errnoText(error)}`));
-        return false;
-      }
-      let socket: net.Socket;
-      try {
-        socket = new net.Socket({ fd: client, readable: true, writable: true });
-      } catch (error) {
-        c.close(client);
-        onAcceptError(new Error(`cannot serve an accepted client: ${errorMessage(error)}`));
-        continue;
-      }
-      onSocket(socket);
-    }
-    return true;
-  };
-  runAcceptLoop(fd, acceptPending, () => closed);
+  runAcceptLoop(fd, onSocket, () => closed, onAcceptError);
   return {
     port,
     close() {

@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "../log/logger.ts";
+import { acceptEach } from "./accept_loop.ts";
 import { accountId } from "./accounts.ts";
 import { type AcceptedClient, listenWithCredentials } from "./credential_listener.ts";
 
@@ -56,10 +57,6 @@ export interface UnixSocketListener {
 
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
-
-/** First and longest pause before accepting again after a failed accept (EMFILE). */
-const MIN_ACCEPT_PAUSE_MS = 50;
-const MAX_ACCEPT_PAUSE_MS = 1000;
 
 /** What a bound socket offers before it is moved into place. */
 type Acceptor = Pick<UnixSocketListener, "accept" | "clients" | "close">;
@@ -141,20 +138,8 @@ function bindDeno(path: string, onAcceptError: (error: unknown) => void): Accept
       return { channel: await listener.accept() };
     },
     async *clients() {
-      let pause = MIN_ACCEPT_PAUSE_MS;
-      while (!closed) {
-        let conn: Deno.UnixConn;
-        try {
-          conn = await listener.accept();
-        } catch (error) {
-          if (closed || error instanceof Deno.errors.BadResource) return;
-          // Out of file descriptors, most likely: the listener must outlive that, not end.
-          onAcceptError(error);
-          await new Promise((resolve) => setTimeout(resolve, pause));
-          pause = Math.min(pause * 2, MAX_ACCEPT_PAUSE_MS);
-          continue;
-        }
-        pause = MIN_ACCEPT_PAUSE_MS;
+      // Out of file descriptors, most likely: the listener must outlive that, not end.
+      for await (const conn of acceptEach(listener, () => closed, onAcceptError)) {
         yield { channel: conn };
       }
     },
