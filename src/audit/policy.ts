@@ -23,6 +23,7 @@
  * @module
  */
 
+import { programIndex } from "../wire/constants.ts";
 import { lookupProcedure } from "../wire/procedure_names.ts";
 import { globsToRegExp, procedureSpellings, PROGRAM_PREFIXES } from "../wire/procedure_globs.ts";
 import { describeProcedure } from "./schema.ts";
@@ -105,7 +106,7 @@ export class AuditPolicy {
       };
       this.#byListener.set(listener, entry);
     }
-    const key = (PROGRAM_INDEX.get(program) ?? 7) * 0x100000000 + (procedure >>> 0);
+    const key = (programIndex(program) + 1) * 0x100000000 + (procedure >>> 0);
     let level = entry.levels.get(key);
     if (level === undefined) {
       level = decide(entry.rules, program, procedure);
@@ -114,10 +115,6 @@ export class AuditPolicy {
     return level;
   }
 }
-
-const PROGRAM_INDEX = new Map<number, number>(
-  [...PROGRAM_PREFIXES.keys()].map((program, index) => [program, index]),
-);
 
 function decide(rules: CompiledRule[], program: number, procedure: number): AuditLevelValue {
   const described = describeProcedure(program, procedure);

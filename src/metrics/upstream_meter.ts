@@ -8,7 +8,13 @@
  * @module
  */
 
-import { ALL_PROGRAM_LIST, MessageType, Program, programName } from "../wire/constants.ts";
+import {
+  ALL_PROGRAM_LIST,
+  MessageType,
+  Program,
+  programIndex,
+  programName,
+} from "../wire/constants.ts";
 import { procedureName } from "../wire/procedure_names.ts";
 import {
   ADMIN_PROCEDURES,
@@ -81,26 +87,6 @@ const STREAM_OPENERS: readonly Uint8Array[] = ALL_PROGRAM_LIST.map((program, p) 
   }
   return flags;
 });
-
-/**
- * The index of `program` in {@linkcode ALL_PROGRAM_LIST}, or -1. A switch on constants: no
- * lookup structure on the hot path.
- */
-export function programIndex(program: number): number {
-  switch (program) {
-    case Program.REMOTE:
-      return 0;
-    case Program.QEMU:
-      return 1;
-    case Program.LXC:
-      return 2;
-    case Program.KEEPALIVE:
-      return 3;
-    case Program.ADMIN:
-      return 4;
-  }
-  return -1;
-}
 
 /** The counters of one upstream, fed by every session that talks to it. */
 export class UpstreamMeter {

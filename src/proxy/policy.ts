@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Program, RemoteProc } from "../wire/constants.ts";
+import { Program, programIndex, RemoteProc } from "../wire/constants.ts";
 import { procedureName, type ProcedureRef } from "../wire/procedure_names.ts";
 
 /** What a listener allows. */
@@ -39,16 +39,7 @@ const ADMIN_CONNECTION_PROCEDURES: readonly number[] = [1, 2];
 
 /** One integer per (program, procedure), so a lookup per call allocates nothing. */
 function key(program: number, procedure: number): number {
-  const index = program === Program.REMOTE
-    ? 0
-    : program === Program.QEMU
-    ? 1
-    : program === Program.LXC
-    ? 2
-    : program === Program.ADMIN
-    ? 3
-    : 4;
-  return index * 0x1000000 + (procedure & 0xffffff);
+  return (programIndex(program) + 1) * 0x1000000 + (procedure & 0xffffff);
 }
 
 /**

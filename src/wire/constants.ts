@@ -54,6 +54,26 @@ export const Program = {
 /** Every program number, in a fixed order. */
 export const ALL_PROGRAM_LIST: readonly number[] = Object.values(Program);
 
+/**
+ * The index of `program` in {@linkcode ALL_PROGRAM_LIST}, or -1. A switch on constants: no
+ * lookup structure on the hot path.
+ */
+export function programIndex(program: number): number {
+  switch (program) {
+    case Program.REMOTE:
+      return 0;
+    case Program.QEMU:
+      return 1;
+    case Program.LXC:
+      return 2;
+    case Program.KEEPALIVE:
+      return 3;
+    case Program.ADMIN:
+      return 4;
+  }
+  return -1;
+}
+
 /** Every program, for frames from a daemon (which only answers what a client asked for). */
 export const ALL_PROGRAMS: ReadonlySet<number> = new Set(ALL_PROGRAM_LIST);
 

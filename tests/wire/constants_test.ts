@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  ALL_PROGRAM_LIST,
   ALL_PROGRAMS,
   AuthType,
   HEADER_BYTES,
@@ -10,6 +11,7 @@ import {
   OFFSET,
   Program,
   PROGRAM_NAMES,
+  programIndex,
   programName,
   RemoteProc,
 } from "../../src/wire/constants.ts";
@@ -82,4 +84,9 @@ Deno.test("programName names known programs and writes others as 8 hex digits", 
   assert.equal(programName(Program.KEEPALIVE), "KEEPALIVE");
   assert.equal(programName(0x1234), "0x00001234");
   assert.equal(programName(-1), "0xffffffff");
+});
+
+Deno.test("programIndex follows ALL_PROGRAM_LIST", () => {
+  ALL_PROGRAM_LIST.forEach((program, i) => assert.equal(programIndex(program), i));
+  assert.equal(programIndex(0x12345678), -1);
 });
