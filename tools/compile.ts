@@ -23,6 +23,7 @@ import { PERMISSION_FLAGS } from "./permissions.ts";
 import { buildSingleFile } from "./single_file.ts";
 import { taskArgs } from "./task_args.ts";
 import { V8_FLAGS } from "./v8_flags.ts";
+import { fileExists } from "../src/uri/remote.ts";
 
 const USAGE = `Usage: deno task compile [--single-file] [--out DIR]
 
@@ -46,15 +47,6 @@ const TARGETS: readonly Target[] = [
 const version = Deno.version.deno;
 const hostArch = Deno.build.arch;
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function denoDir(): string {
   const explicit = Deno.env.get("DENO_DIR");
   if (explicit) return explicit;
@@ -67,7 +59,7 @@ function findDenort(target: Target): string | undefined {
   const explicit = Deno.env.get("DENORT_BIN");
   if (explicit && target.arch === hostArch) return explicit;
   const cached = `${denoDir()}/dl/release/v${version}/denort-${target.triple}.zip`;
-  return exists(cached) ? cached : undefined;
+  return fileExists(cached) ? cached : undefined;
 }
 
 /** Directories that may hold the `deno` npm package's platform packages, nearest first. */
@@ -94,7 +86,7 @@ function findRuntime(target: Target): string | undefined {
     const pkg = join(dir, target.npmPackage);
     try {
       const meta = JSON.parse(Deno.readTextFileSync(join(pkg, "package.json")));
-      if (meta.version === version && exists(join(pkg, "deno"))) return join(pkg, "deno");
+      if (meta.version === version && fileExists(join(pkg, "deno"))) return join(pkg, "deno");
     } catch { /* not there */ }
   }
   return target.arch === hostArch ? Deno.execPath() : undefined;

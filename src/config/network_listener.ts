@@ -23,6 +23,7 @@ import {
   stringArray,
 } from "./_fields.ts";
 import type { KeyPath } from "./locate.ts";
+import { fileExists } from "../uri/remote.ts";
 
 /** Keys a `[[listen]]` may have besides those of a socket listener. */
 export const FRONT_KEYS: readonly string[] = [
@@ -205,7 +206,9 @@ function tlsSettings(checker: Checker, section: Section): FrontTlsConfig {
   };
   const defaults = keyFile === undefined && certFile === undefined && caFile === undefined;
   if (crlFile !== undefined) settings.crlFile = crlFile;
-  else if (defaults && exists(LIBVIRTD_FILES.crlFile)) settings.crlFile = LIBVIRTD_FILES.crlFile;
+  else if (defaults && fileExists(LIBVIRTD_FILES.crlFile)) {
+    settings.crlFile = LIBVIRTD_FILES.crlFile;
+  }
   const dns = stringArray(checker, section, "tls_allowed_dn_list");
   if (dns !== undefined && dns.length === 0) {
     checker.report(
@@ -249,13 +252,4 @@ function allowDns(
     if (patterns !== undefined) result[name] = patterns;
   }
   return result;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
