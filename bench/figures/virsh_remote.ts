@@ -11,6 +11,20 @@ import type { Figure } from "../report.ts";
 import type { Rig } from "../rig.ts";
 import { measureVirsh } from "./virsh.ts";
 
+/**
+ * The figure's targets: virsh on libvirtd's unix socket (the floor), over `remoteUri` itself,
+ * and on virtmux's dedicated and shared sockets (upstream `remoteUri`).
+ */
+function targets(daemon: Libvirtd, rig: Rig, remoteUri: string) {
+  const sockets = rig.virtmux!.sockets;
+  return [
+    { id: "direct_unix", uri: daemon.uris.unix },
+    { id: "direct", uri: remoteUri },
+    { id: "dedicated", uri: `test+unix:///default?socket=${sockets.dedicated}` },
+    { id: "shared", uri: `test+unix:///default?socket=${sockets.shared}` },
+  ];
+}
+
 /** Times virsh over `sshUri` (the daemon behind a loopback sshd) and through `rig`'s virtmux. */
 export function measureVirshSsh(
   daemon: Libvirtd,
@@ -18,7 +32,6 @@ export function measureVirshSsh(
   sshUri: string,
   rounds: number,
 ): Promise<Figure> {
-  const sockets = rig.virtmux!.sockets;
   return measureVirsh({
     id: "virsh_ssh",
     title: "One-shot `virsh list --all` over ssh",
@@ -27,18 +40,7 @@ export function measureVirshSsh(
       "one ssh login per run. virtmux: virsh reaches virtmux's unix socket; " +
       "virtmux's upstream is the same ssh URI; the shared pool is warm (one run " +
       "before sampling), the dedicated one dials ssh per client.",
-    targets: [
-      { id: "direct_unix", uri: daemon.uris.unix },
-      { id: "direct", uri: sshUri },
-      {
-        id: "dedicated",
-        uri: `test+unix:///default?socket=${sockets.dedicated}`,
-      },
-      {
-        id: "shared",
-        uri: `test+unix:///default?socket=${sockets.shared}`,
-      },
-    ],
+    targets: targets(daemon, rig, sshUri),
     rounds,
     ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
     notes: [
@@ -61,25 +63,13 @@ export function measureVirshSsh(
 /** Times virsh over the daemon's TLS port and through `rig`'s virtmux (upstream that port). */
 export function measureVirshTls(daemon: Libvirtd, rig: Rig, rounds: number): Promise<Figure> {
   const tlsUri = daemon.uris.tls!;
-  const sockets = rig.virtmux!.sockets;
   return measureVirsh({
     id: "virsh_tls",
     title: "One-shot `virsh list --all` over tls",
     description: "libvirtd's TLS port with the harness's PKI (`pkipath=`). direct: " +
       "virsh's own TLS handshake per run. virtmux: virsh on virtmux's unix socket, " +
       "upstream the same tls URI; shared pool warm.",
-    targets: [
-      { id: "direct_unix", uri: daemon.uris.unix },
-      { id: "direct", uri: tlsUri },
-      {
-        id: "dedicated",
-        uri: `test+unix:///default?socket=${sockets.dedicated}`,
-      },
-      {
-        id: "shared",
-        uri: `test+unix:///default?socket=${sockets.shared}`,
-      },
-    ],
+    targets: targets(daemon, rig, tlsUri),
     rounds,
     ratios: [["direct", "direct_unix"], ["shared", "direct_unix"]],
     notes: [
