@@ -76,11 +76,6 @@ export class LargeFrames {
     return this.active && this.#reader.taken !== this.#frame;
   }
 
-  /** True while the client waits in line for budget. */
-  get waiting(): boolean {
-    return this.#waiting !== undefined;
-  }
-
   /**
    * Called before each read: when the frame at hand is larger than the allowance and holds no
    * budget yet, takes it. Undefined when the read may go on; else a promise to await first (the
@@ -89,7 +84,7 @@ export class LargeFrames {
    */
   beforeRead(clock: ClientClock): Promise<void> | undefined {
     if (this.active || this.#reader.partialLength <= CLIENT_ALLOWANCE_BYTES) return undefined;
-    const granted = this.admit();
+    const granted = this.#admit();
     if (granted === undefined) return undefined;
     clock.partial = false;
     return granted.then(() => clock.read());
@@ -117,7 +112,7 @@ export class LargeFrames {
    * granted at once; else a promise that resolves when granted or when {@linkcode close} is
    * called (the caller checks whether its session closed).
    */
-  admit(): Promise<void> | undefined {
+  #admit(): Promise<void> | undefined {
     const length = this.#reader.partialLength;
     const budget = this.#budget;
     const granted = budget?.take(length);

@@ -19,15 +19,16 @@
 
 import { errorMessage } from "../../log/error_message.ts";
 import type { Logger } from "../../log/logger.ts";
+import { CLIENT_ALLOWANCE_BYTES } from "../buffer_budget.ts";
 import { UpstreamError } from "../upstream_error.ts";
 import { OpenBackoff } from "./open_backoff.ts";
 import type { UpstreamConnection } from "./upstream_connection.ts";
 
 /**
- * A call frame longer than this is heavy: it is placed apart from small calls. The same as the
- * per-client allowance of the buffer budget, past which a frame is a large one.
+ * A call frame longer than this is heavy: it is placed apart from small calls. The per-client
+ * allowance of the buffer budget, past which a frame is a large one.
  */
-export const HEAVY_CALL_BYTES = 65536;
+export const HEAVY_CALL_BYTES = CLIENT_ALLOWANCE_BYTES;
 
 /** Options for {@linkcode ConnectionScheduler}. */
 export interface SchedulerOptions {
@@ -184,6 +185,7 @@ export class ConnectionScheduler {
     const heavyRoom = heavy && this.#heavyRoom();
     let best: UpstreamConnection | undefined;
     let bestLoad = Infinity;
+    let bestHeavy = 0;
     for (const [connection, load] of this.#load) {
       if (load.inflight >= max || connection.closed) continue;
       if (heavy && (!heavyRoom || load.heavy > 0)) continue;
@@ -194,11 +196,12 @@ export class ConnectionScheduler {
       if (weight < bestLoad) {
         best = connection;
         bestLoad = weight;
+        bestHeavy = load.heavy;
       }
     }
     const canGrow = this.#canGrow();
     const crowded = best !== undefined && canGrow &&
-      ((forStream && streamsOn(best) > 0) || (!heavy && this.#load.get(best)!.heavy > 0));
+      ((forStream && streamsOn(best) > 0) || (!heavy && bestHeavy > 0));
     if (best !== undefined && !crowded) {
       this.#take(best, heavy);
       return best;
