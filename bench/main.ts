@@ -332,7 +332,8 @@ async function main(): Promise<void> {
               attackers,
               directAttackers: values.quick ? 5 : 20,
               frameBytes: MAX_FRAME_BYTES,
-              seconds: values.quick ? 5 : 20,
+              seconds: values.quick ? 5 : 10,
+              rounds: values.quick ? 1 : 3,
               threads: 4,
             }),
           );

@@ -5,7 +5,7 @@
  * the good clients' calls/s, p99 and failures with and without the attack.
  *
  * Run alone: `deno run -A bench/figures/memory_attack.ts [ATTACKERS] [DIRECT_ATTACKERS] [SECONDS]
- * [PATHS]` (PATHS: comma-separated, default `socat,dedicated,shared`).
+ * [ROUNDS] [PATHS]` (PATHS: comma-separated, default `socat,dedicated,shared`).
  *
  * @module
  */
@@ -86,6 +86,8 @@ export interface MemoryAttackOptions {
   frameBytes: number;
   /** Seconds each good-client measurement runs. */
   seconds: number;
+  /** Rounds over every path (each round measures each path once; medians over the rounds). */
+  rounds: number;
   /** python-libvirt threads. */
   threads: number;
 }
@@ -152,6 +154,11 @@ export async function measureMemoryAttack(
     attackRate: metric("attackCallsPerSec", "good calls/s, attack", "higher"),
     attackP99: metric("attackP99Us", "good p99 (µs), attack", "lower"),
     failures: metric("failures", "good failures, attack", "lower"),
+    attackShare: metric("attackShare", "good calls/s under attack ÷ no attack", "higher"),
+    idleShare: metric("idleShare", "good calls/s, attackers idle ÷ no attack", "higher"),
+    attackVsIdle: metric("attackVsIdle", "good calls/s under attack ÷ attackers idle", "higher"),
+    relayGrowth: metric("relayGrowthMiB", "relay RSS peak − idle (MiB)", "lower"),
+    daemonGrowth: metric("daemonGrowthMiB", "libvirtd RSS peak − idle (MiB)", "lower"),
     framesSent: metric("framesSent", "frames pushed whole", "higher"),
     relayCpu: metric("relayCpuPercent", "relay CPU during attack (%)", "lower"),
     daemonCpu: metric("daemonCpuPercent", "libvirtd CPU during attack (%)", "lower"),
@@ -159,17 +166,27 @@ export async function measureMemoryAttack(
   };
   const notes: string[] = [];
   const body = new Uint8Array(options.frameBytes);
-  for (const path of rig.paths) {
+  for (let round = 0; round < options.rounds; round++) {
+    for (const path of rig.paths) {
+      await attackPath(path, round);
+    }
+  }
+  async function attackPath(path: Rig["paths"][number], round: number) {
     const relay = path.id === "dedicated" || path.id === "shared";
     const attackers = relay ? options.attackers : options.directAttackers;
-    progress(`memory attack: ${path.id}, ${attackers} × ${options.frameBytes} bytes`);
+    progress(
+      `memory attack: round ${round + 1}/${options.rounds}, ${path.id}, ${attackers} × ` +
+        `${options.frameBytes} bytes`,
+    );
     const put = (m: Metric, value: number) => (m.samples[path.id] ??= []).push(value);
     const baseline = await goodClients(path.socket, options);
     put(metrics.rate, baseline.callsPerSec);
     put(metrics.p99, baseline.p99Us);
     const relayPid = path.pid;
-    put(metrics.relayIdle, relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB);
-    put(metrics.daemonIdle, rssBytes(daemonPid())! / MIB);
+    const relayIdle = relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB;
+    const daemonIdle = rssBytes(daemonPid())! / MIB;
+    put(metrics.relayIdle, relayIdle);
+    put(metrics.daemonIdle, daemonIdle);
     const relaySampler = relayPid === undefined ? undefined : new RssSampler(relayPid, 100);
     const daemonSampler = new RssSampler(daemonPid(), 100);
     // Direct, the idle figure has as many clients connected as virtmux's paths get (the daemon's
@@ -182,7 +199,8 @@ export async function measureMemoryAttack(
     put(metrics.connected, opened.conns.length);
     put(metrics.relayConnected, relayPid === undefined ? 0 : rssBytes(relayPid)! / MIB);
     // The clients connected but not pushing: what their mere number costs.
-    put(metrics.idleRate, (await goodClients(path.socket, options)).callsPerSec);
+    const idle = await goodClients(path.socket, options);
+    put(metrics.idleRate, idle.callsPerSec);
     for (const conn of opened.conns.splice(attackers)) conn.close();
     const conns = opened.conns;
     put(metrics.attackers, conns.length);
@@ -208,14 +226,26 @@ export async function measureMemoryAttack(
     for (const conn of conns) conn.close();
     const ends = await Promise.all(pushes);
     put(metrics.framesSent, ends.filter((end) => end === "sent").length);
-    put(metrics.relayPeak, relaySampler === undefined ? 0 : relaySampler.stop() / MIB);
-    put(metrics.daemonPeak, daemonSampler.stop() / MIB);
+    const relayPeak = relaySampler === undefined ? 0 : relaySampler.stop() / MIB;
+    const daemonPeak = daemonSampler.stop() / MIB;
+    put(metrics.relayPeak, relayPeak);
+    put(metrics.daemonPeak, daemonPeak);
+    put(metrics.relayGrowth, relayPeak - relayIdle);
+    put(metrics.daemonGrowth, daemonPeak - daemonIdle);
     put(metrics.attackRate, attacked.callsPerSec);
+    put(metrics.attackShare, attacked.callsPerSec / baseline.callsPerSec);
+    put(metrics.idleShare, idle.callsPerSec / baseline.callsPerSec);
+    put(metrics.attackVsIdle, attacked.callsPerSec / idle.callsPerSec);
     put(metrics.attackP99, attacked.p99Us);
     put(metrics.failures, attacked.failures);
     if (attacked.failures > 0) notes.push(`${path.id}: first failure: ${attacked.firstFailure}`);
     await new Promise((resolve) => setTimeout(resolve, 2000)); // let the daemon settle
   }
+  for (const share of [metrics.attackShare, metrics.idleShare, metrics.attackVsIdle]) {
+    share.digits = 2;
+  }
+  const relays = rig.paths.map((p) => p.id).filter((id) => id === "dedicated" || id === "shared");
+  const bound = BUDGET / MIB * 1.1;
   return {
     id: "memory_attack",
     title: `Memory attack: ${options.attackers} clients × ${options.frameBytes}-byte frames`,
@@ -223,18 +253,49 @@ export async function measureMemoryAttack(
       `pushes one ${options.frameBytes}-byte DOMAIN_DEFINE_XML frame at full speed, all at ` +
       `once, while ${options.threads} python-libvirt threads call getLibVersion() for ` +
       `${options.seconds} s on the same path; the same good clients run before the attack for ` +
-      `the no-attack figures. direct and socat get ${options.directAttackers} attackers (every ` +
+      `the no-attack figures, and with the attackers connected but idle; ${options.rounds} ` +
+      `round(s) over every path. direct and socat get ${options.directAttackers} attackers (every ` +
       `frame held by libvirtd itself), but for the idle figure direct has ${options.attackers} ` +
       `clients connected like virtmux's paths: the daemon's own cost of that many connections, ` +
       `which bounds dedicated mode (one daemon connection per client). virtmux runs with the default max_buffered_bytes ` +
       `(${BUDGET} bytes) and min_frame_rate. Done means: virtmux peak ≤ idle + ` +
       `max_buffered_bytes + 10%, libvirtd's peak through virtmux within the same bound, 0 ` +
-      `good failures, attacked calls/s ≥ half the unattacked.`,
+      `good failures, attacked calls/s ≥ half the unattacked. The shares are per round (each ` +
+      `attacked figure ÷ the same round's unattacked one), then the median.`,
     columns: rig.paths.map((p) => p.id),
     metrics: Object.values(metrics),
-    goals: [],
+    goals: relays.flatMap((subject) => [
+      {
+        text: "virtmux peak RSS ≤ idle + max_buffered_bytes + 10% (MiB over idle)",
+        metric: metrics.relayGrowth.id,
+        subject,
+        op: "<=" as const,
+        threshold: bound,
+      },
+      {
+        text: "libvirtd's peak RSS through virtmux within the same bound (MiB over idle)",
+        metric: metrics.daemonGrowth.id,
+        subject,
+        op: "<=" as const,
+        threshold: bound,
+      },
+      {
+        text: "good clients see 0 failures under the attack",
+        metric: metrics.failures.id,
+        subject,
+        op: "<=" as const,
+        threshold: 0,
+      },
+      {
+        text: "good calls/s under attack ≥ half of the unattacked figure",
+        metric: metrics.attackShare.id,
+        subject,
+        op: ">=" as const,
+        threshold: 0.5,
+      },
+    ]),
     commands: [
-      "deno run -A bench/figures/memory_attack.ts ATTACKERS DIRECT_ATTACKERS SECONDS",
+      "deno run -A bench/figures/memory_attack.ts ATTACKERS DIRECT_ATTACKERS SECONDS ROUNDS",
     ],
     notes,
   };
@@ -246,6 +307,7 @@ async function main(): Promise<void> {
     attackers = "1000",
     directAttackers = "20",
     seconds = "20",
+    rounds = "1",
     paths = "socat,dedicated,shared",
   ] = Deno.args;
   const daemon = await startLibvirtd();
@@ -261,6 +323,7 @@ async function main(): Promise<void> {
         directAttackers: Number(directAttackers),
         frameBytes: MAX_FRAME_BYTES,
         seconds: Number(seconds),
+        rounds: Number(rounds),
         threads: 4,
       });
       console.log(JSON.stringify(figure, null, 1));
