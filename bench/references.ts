@@ -109,7 +109,10 @@ export function startDenoRelay(target: string, options: LaunchOptions): Promise<
   return launch("deno_relay", words, socket, options);
 }
 
-/** Starts `socat -b 65536 UNIX-LISTEN:<dir>/socat.sock,fork UNIX-CONNECT:<target>`. */
+/**
+ * Starts `socat -b 65536 UNIX-LISTEN:<dir>/socat.sock,fork,backlog=1024 UNIX-CONNECT:<target>`
+ * (socat's own listen backlog is 5: clients connecting together would get EAGAIN).
+ */
 export function startSocat(target: string, options: LaunchOptions): Promise<Relay> {
   const socket = join(options.dir, "socat.sock");
   const words = [
@@ -117,7 +120,7 @@ export function startSocat(target: string, options: LaunchOptions): Promise<Rela
     "socat",
     "-b",
     "65536",
-    `UNIX-LISTEN:${socket},fork`,
+    `UNIX-LISTEN:${socket},fork,backlog=1024`,
     `UNIX-CONNECT:${target}`,
   ];
   return launch("socat", words, socket, options);
