@@ -11,7 +11,7 @@ import { RUN_ORDER } from "./plan.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--only ID,ID]
 
-Runs the benchmark figures (about 15 minutes; --quick about 2) and writes BENCHMARKS.md and
+Runs the benchmark figures (about 17 minutes; --quick about 2) and writes BENCHMARKS.md and
 BENCHMARKS.json. Figure ids for --only, in the order a full run takes them:
   ${RUN_ORDER.join(", ")}
 With --only, the figures not run are kept from the previous BENCHMARKS.json (its machine block

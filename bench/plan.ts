@@ -59,7 +59,7 @@ export interface Plan {
   saslSeconds: number;
 }
 
-/** The full run (about 15 minutes). */
+/** The full run (about 17 minutes). */
 export const FULL: Plan = {
   rounds: 7,
   calls16: 3000,

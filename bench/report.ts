@@ -342,7 +342,7 @@ export function reportMarkdown(report: Report): string {
     "## How to reproduce",
     "",
     "```sh",
-    "deno task bench               # full run, about 15 minutes; writes BENCHMARKS.md and BENCHMARKS.json",
+    "deno task bench               # full run, about 17 minutes; writes BENCHMARKS.md and BENCHMARKS.json",
     "deno task bench -- --quick    # about 2 minutes, fewer and shorter samples",
     "deno task bench -- --only stream,latency   # a subset (ids: bench/plan.ts); the rest kept from BENCHMARKS.json",
     "```",
