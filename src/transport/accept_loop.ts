@@ -77,22 +77,32 @@ export function runAcceptLoop(
     }
     return true;
   };
+  // struct pollfd { int fd; short events; short revents; } in C memory: the poll runs on a pool
+  // thread and writes revents when it returns, which may be after this isolate is gone (a test
+  // module that ends right after closing its listener), so it must not be a JS buffer that V8
+  // frees with the isolate. Freed here once the poll has returned for the last time.
+  const pollfd = c.malloc(8n);
+  if (pollfd === null) throw new Error("Cannot allocate a pollfd for the accept loop");
+  const view = new DataView(Deno.UnsafePointerView.getArrayBuffer(pollfd, 8));
+  view.setInt32(0, fd, true);
+  view.setInt16(4, C.POLLIN, true);
+  view.setInt16(6, 0, true);
   void (async () => {
-    const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
-    const view = new DataView(pollfd.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, C.POLLIN, true);
     let pause = MIN_PAUSE_MS;
-    while (!closed()) {
-      await c.poll(pollfd, 1n, -1);
-      if (closed()) break;
-      if (acceptPending()) {
-        pause = MIN_PAUSE_MS;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    try {
+      while (!closed()) {
+        await c.poll(pollfd, 1n, -1);
+        if (closed()) break;
+        if (acceptPending()) {
+          pause = MIN_PAUSE_MS;
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          pause = Math.min(pause * 2, MAX_PAUSE_MS);
+        }
       }
+    } finally {
+      c.close(fd);
+      c.free(pollfd);
     }
-    c.close(fd);
   })();
 }

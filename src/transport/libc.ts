@@ -12,14 +12,21 @@ const SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
-  /** Blocks a thread of Deno's pool, not the event loop. */
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  /**
+   * Blocks a thread of Deno's pool, not the event loop. Its pollfd is C memory (malloc), not a
+   * JS buffer: the call can outlive the isolate that made it, and must not write into memory V8
+   * has freed.
+   */
+  poll: { parameters: ["pointer", "u64", "i32"], result: "i32", nonblocking: true },
+  malloc: { parameters: ["usize"], result: "pointer" },
+  free: { parameters: ["pointer"], result: "void" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -68,4 +75,19 @@ export const C = {
   EAGAIN: 11,
   EINTR: 4,
   ECONNABORTED: 103,
+  RTLD_NOW: 2,
+  RTLD_NODELETE: 0x1000,
 } as const;
+
+/**
+ * Keeps the shared library `soname` (already loaded) mapped until the process ends, whatever
+ * later closes it: Deno unloads what `Deno.dlopen` opened when the isolate that opened it goes
+ * (each test module is one), but a library that loaded plugins of its own must not be unloaded
+ * under them and initialised a second time.
+ *
+ * @returns whether the C library could pin it
+ */
+export function keepResident(soname: string): boolean {
+  return libc().dlopen(new TextEncoder().encode(soname + "\0"), C.RTLD_NOW | C.RTLD_NODELETE) !==
+    null;
+}

@@ -10,6 +10,7 @@
  */
 
 import { errorMessage } from "../../log/error_message.ts";
+import { keepResident } from "../libc.ts";
 
 /** The library's soname, as Debian's libsasl2-2 ships it. */
 export const LIBSASL2 = "libsasl2.so.2";
@@ -88,6 +89,9 @@ export function loadSaslLibrary(soname: string): Library {
       { cause: error },
     );
   }
+  // libsasl2 loads its mechanism plugins (and Kerberos) itself: it stays mapped for the process's
+  // life, so they are never left pointing into an unloaded copy (sasl_client_init again is a no-op).
+  keepResident(soname);
   const code = opened.symbols.sasl_client_init(null);
   if (code !== Sasl.OK) {
     opened.close();
