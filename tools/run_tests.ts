@@ -208,16 +208,36 @@ async function runDenoTest(args: string[]): Promise<number> {
     await Deno.stdout.write(chunk);
     tail.push(decoder.decode(chunk, { stream: true }));
   }
-  const { code } = await child.status;
-  const summary = parseSummary(tail.text);
-  if (summary) {
-    console.log(`${summary.passed} passed, ${summary.failed} failed`);
-  } else {
-    // No summary means deno test stopped before running tests (a type or module error).
-    console.log(`deno test printed no summary (exit ${code})`);
-    console.log(code === 0 ? "0 passed, 0 failed" : "0 passed, 1 failed");
-  }
+  const { code, signal } = await child.status;
+  for (const line of closingLines(parseSummary(tail.text), code, signal)) console.log(line);
   return code;
+}
+
+/**
+ * What the runner prints last, from deno test's summary (if any) and how it exited: the counts,
+ * and a failure more when deno test died or exited non-zero after a summary with none (a crash at
+ * exit must not pass as "0 failed").
+ */
+export function closingLines(
+  summary: TestSummary | undefined,
+  code: number,
+  signal: Deno.Signal | null,
+): string[] {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  if (!summary) {
+    // No summary means deno test stopped before running tests (a type or module error).
+    return [
+      `deno test printed no summary (exit ${code})`,
+      code === 0 ? "0 passed, 0 failed" : "0 passed, 1 failed",
+    ];
+  }
+  if (code !== 0 && summary.failed === 0) {
+    return [
+      `deno test ${how} after its summary said every test passed`,
+      `${summary.passed} passed, 1 failed`,
+    ];
+  }
+  return [`${summary.passed} passed, ${summary.failed} failed`];
 }
 
 /** The runner's own help. */
