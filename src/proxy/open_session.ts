@@ -12,6 +12,7 @@ import { ErrorCode, ErrorDomain } from "../wire/constants.ts";
 import { DedicatedSession } from "./dedicated/session.ts";
 import { dnRefusal } from "./front.ts";
 import type { SessionObserver } from "./observer.ts";
+import type { SessionOptions } from "./session.ts";
 import type { PoolRegistry } from "./shared/pool_registry.ts";
 import type { Pool } from "./shared/pool.ts";
 import { SharedSession } from "./shared/session.ts";
@@ -47,33 +48,29 @@ export function openSession(
   options: OpenSessionOptions,
 ): OpenedSession {
   const { id, logger: log, observer } = options;
+  // What both kinds take from the listener.
+  const common: SessionOptions = {
+    logger: log,
+    maxFrameBytes: spec.maxFrameBytes,
+    maxInflight: spec.maxInflightPerClient,
+    readonly: spec.readonly,
+    programs: spec.programs,
+    policy: spec.policy,
+    timeouts: spec.timeouts,
+    budget: spec.budget,
+    observer,
+  };
   return spec.upstream.share
     ? new SharedSession(conn, {
+      ...common,
       id,
-      logger: log,
-      maxFrameBytes: spec.maxFrameBytes,
-      maxInflight: spec.maxInflightPerClient,
-      readonly: spec.readonly,
-      programs: spec.programs,
-      policy: spec.policy,
-      timeouts: spec.timeouts,
-      budget: spec.budget,
       poolFor: (name, flags) =>
         sharedPool(options.pools, spec, name, flags, options.certificateDn, log),
       keepalive: spec.clientKeepalive,
-      observer,
     })
     : new DedicatedSession(conn, options.dial(spec.upstream, spec.readonly), {
-      logger: log,
+      ...common,
       upstreamLabel: upstreamLabel(spec.upstream),
-      maxFrameBytes: spec.maxFrameBytes,
-      maxInflight: spec.maxInflightPerClient,
-      readonly: spec.readonly,
-      programs: spec.programs,
-      policy: spec.policy,
-      timeouts: spec.timeouts,
-      budget: spec.budget,
-      observer,
     });
 }
 

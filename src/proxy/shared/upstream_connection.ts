@@ -88,6 +88,8 @@ export class UpstreamConnection {
   readonly #options: UpstreamConnectionOptions;
   readonly #log: Logger;
   #serial = 1;
+  /** Makes the handshake's calls; made at the first. */
+  #caller: HandshakeCall | undefined;
   #closed = false;
   #keepalive = false;
   #lastReceived = Date.now();
@@ -352,8 +354,6 @@ export class UpstreamConnection {
     });
     return this.#caller(procedure, body);
   }
-
-  #caller: HandshakeCall | undefined;
 }
 
 const decoder = new TextDecoder();
