@@ -4,54 +4,19 @@
  */
 
 import assert from "node:assert/strict";
+import { listenerSpec, upstreamSpec } from "../_helpers/specs.ts";
+import type { ListenerSpec } from "../../src/proxy/spec.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { DedicatedSession } from "../../src/proxy/dedicated/session.ts";
 import { openSession, sharedPool } from "../../src/proxy/open_session.ts";
-import { Policy } from "../../src/proxy/policy.ts";
 import { PoolRegistry } from "../../src/proxy/shared/pool_registry.ts";
 import { SharedSession } from "../../src/proxy/shared/session.ts";
-import type { ListenerSpec, UpstreamSpec } from "../../src/proxy/spec.ts";
 import { UpstreamError } from "../../src/proxy/upstream_error.ts";
 import type { Channel } from "../../src/transport/channel.ts";
-import { parseUri } from "../../src/uri/uri.ts";
-import { ErrorCode, Program } from "../../src/wire/constants.ts";
+import { ErrorCode } from "../../src/wire/constants.ts";
 import { socketPair } from "../_helpers/socket_pair.ts";
 
 const LOG = new Logger({ level: "error" });
-
-function upstream(name: string, share: boolean, uri = "test+unix:///default"): UpstreamSpec {
-  return {
-    name,
-    uri: parseUri(`${uri}?socket=/nonexistent`),
-    connectTimeoutMs: 1000,
-    share,
-    poolMax: 2,
-    maxPools: 4,
-    maxInflightPerConnection: 5,
-    idleMs: 60000,
-    keepaliveIntervalMs: 5000,
-    keepaliveCount: 5,
-  };
-}
-
-function listener(up: UpstreamSpec, options: Partial<ListenerSpec> = {}): ListenerSpec {
-  return {
-    socket: "/run/a.sock",
-    mode: 0o600,
-    readonly: false,
-    upstream: up,
-    maxFrameBytes: 1 << 20,
-    maxInflightPerClient: 32,
-    maxClients: 100,
-    programs: new Set([Program.REMOTE]),
-    policy: new Policy({ listener: "/run/a.sock", deny: [], allow: [] }),
-    timeouts: { openMs: 0, frameMs: 0, idleMs: 0 },
-    routes: new Map(),
-    allowUids: new Set(),
-    allowGids: new Set(),
-    ...options,
-  };
-}
 
 function registry(dials: string[]): PoolRegistry {
   return new PoolRegistry({
@@ -67,7 +32,7 @@ Deno.test("openSession: a shared upstream gets a shared session, which dials not
   const pair = await socketPair();
   const dials: string[] = [];
   const pools = registry(dials);
-  const session = openSession(pair.a, listener(upstream("s1", true)), {
+  const session = openSession(pair.a, listenerSpec("/run/a.sock", upstreamSpec("s1", true)), {
     id: 7,
     logger: LOG,
     dial: (up) => {
@@ -86,15 +51,19 @@ Deno.test("openSession: a shared upstream gets a shared session, which dials not
 Deno.test("openSession: a dedicated upstream is dialed at once, read-only when the listener is", async () => {
   const pair = await socketPair();
   const dials: [string, boolean][] = [];
-  const session = openSession(pair.a, listener(upstream("hv1", false), { readonly: true }), {
-    id: 1,
-    logger: LOG,
-    dial: (up, readonly) => {
-      dials.push([up.name, readonly]);
-      return new Promise<Channel>(() => {});
+  const session = openSession(
+    pair.a,
+    listenerSpec("/run/a.sock", upstreamSpec("hv1", false), { readonly: true }),
+    {
+      id: 1,
+      logger: LOG,
+      dial: (up, readonly) => {
+        dials.push([up.name, readonly]);
+        return new Promise<Channel>(() => {});
+      },
+      pools: registry([]),
     },
-    pools: registry([]),
-  });
+  );
   assert.ok(session instanceof DedicatedSession);
   assert.deepEqual(dials, [["hv1", true]]);
   pair.close();
@@ -102,8 +71,10 @@ Deno.test("openSession: a dedicated upstream is dialed at once, read-only when t
 
 Deno.test("sharedPool: a routed name reaches its upstream with that upstream's open name", () => {
   const pools = registry([]);
-  const s2 = upstream("s2", true, "qemu+unix:///system");
-  const spec = listener(upstream("s1", true), { routes: new Map([["s2", s2]]) });
+  const s2 = upstreamSpec("s2", true, "qemu+unix:///system");
+  const spec = listenerSpec("/run/a.sock", upstreamSpec("s1", true), {
+    routes: new Map([["s2", s2]]),
+  });
   const routed = sharedPool(pools, spec, "s2", 0);
   const key = [...pools.pools()].find((entry) => entry.pool === routed)!.key;
   assert.equal(key.upstream, s2);
@@ -120,7 +91,7 @@ Deno.test("sharedPool: a routed name reaches its upstream with that upstream's o
 
 Deno.test("sharedPool: allow_dns refuses a DN it does not list, with ACCESS_DENIED", () => {
   const pools = registry([]);
-  const spec = listener(upstream("s1", true), {
+  const spec = listenerSpec("/run/a.sock", upstreamSpec("s1", true), {
     socket: "tls://[::]:16514",
     front: { kind: "tls", hostname: "::", port: 16514, allowDns: new Map([["s1", ["CN=ops"]]]) },
   } as unknown as Partial<ListenerSpec>);

@@ -1,48 +1,13 @@
 import assert from "node:assert/strict";
+import { listenerSpec, upstreamSpec } from "../_helpers/specs.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { DedicatedSession } from "../../src/proxy/dedicated/session.ts";
-import { Policy } from "../../src/proxy/policy.ts";
 import { buildSnapshot } from "../../src/proxy/server_snapshot_build.ts";
 import { Pool } from "../../src/proxy/shared/pool.ts";
-import type { ListenerSpec, UpstreamSpec } from "../../src/proxy/spec.ts";
 import type { Channel } from "../../src/transport/channel.ts";
-import { parseUri } from "../../src/uri/uri.ts";
-import { CONNECT_RO, Program } from "../../src/wire/constants.ts";
+import { CONNECT_RO } from "../../src/wire/constants.ts";
 
 const LOG = new Logger({ level: "error" });
-
-function upstream(name: string, share: boolean): UpstreamSpec {
-  return {
-    name,
-    uri: parseUri("test+unix:///default?socket=/nonexistent"),
-    connectTimeoutMs: 1000,
-    share,
-    poolMax: 2,
-    maxPools: 4,
-    maxInflightPerConnection: 5,
-    idleMs: 60000,
-    keepaliveIntervalMs: 5000,
-    keepaliveCount: 5,
-  };
-}
-
-function listener(socket: string, up: UpstreamSpec): ListenerSpec {
-  return {
-    socket,
-    mode: 0o600,
-    readonly: false,
-    upstream: up,
-    maxFrameBytes: 1 << 20,
-    maxInflightPerClient: 32,
-    maxClients: 100,
-    programs: new Set([Program.REMOTE]),
-    policy: new Policy({ listener: socket, deny: [], allow: [] }),
-    timeouts: { openMs: 0, frameMs: 0, idleMs: 0 },
-    routes: new Map(),
-    allowUids: new Set(),
-    allowGids: new Set(),
-  };
-}
 
 const IDLE_CHANNEL: Channel = {
   read: () => new Promise(() => {}),
@@ -52,8 +17,8 @@ const IDLE_CHANNEL: Channel = {
 };
 
 Deno.test("a snapshot gathers listeners, clients, dedicated connections and pools", () => {
-  const own = upstream("own", false);
-  const pooled = upstream("pooled", true);
+  const own = upstreamSpec("own", false);
+  const pooled = upstreamSpec("pooled", true);
   const session = new DedicatedSession(IDLE_CHANNEL, new Promise(() => {}), {
     logger: LOG,
     upstreamLabel: '"own"',
@@ -78,8 +43,8 @@ Deno.test("a snapshot gathers listeners, clients, dedicated connections and pool
     const snapshot = buildSnapshot({
       startedAt: 5,
       listeners: [
-        { spec: listener("/a.sock", own), clients: 1 },
-        { spec: listener("/b.sock", pooled), clients: 0 },
+        { spec: listenerSpec("/a.sock", own), clients: 1 },
+        { spec: listenerSpec("/b.sock", pooled), clients: 0 },
       ],
       clients: [{
         session,
